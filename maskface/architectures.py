@@ -1,0 +1,128 @@
+"""Every model architecture, built in one place.
+
+All models take RGB pixels in [0, 255] and do their own preprocessing inside
+the graph, so a saved model needs nothing but a crop of the right size.
+
+- ``cnn``: the first paper's small CNN trained from scratch (3x3 conv + ReLU +
+  2x2 max-pool blocks, a wide fully-connected ReLU layer, softmax).
+- ``mobilenetv2``: ImageNet MobileNetV2 + global average pooling + dense head.
+- ``vgg16``: the second paper's recognition model: ImageNet VGG16 with blocks
+  4-5 trainable and a GAP, BatchNorm, Dense 1024 + Dropout 0.5,
+  3 x (Dense 512 + Dropout 0.4), softmax head.
+
+Backbone weights are ``"imagenet"`` (Keras downloads them), a local
+``.weights.h5`` path (for machines without network), or ``None``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+from keras import layers
+
+ARCHITECTURES = ("cnn", "mobilenetv2", "vgg16")
+DEFAULT_INPUT_SIZE = {"cnn": 120, "mobilenetv2": 160, "vgg16": 160}
+BACKBONE = "backbone"
+
+# Where the MobileNetV2 ImageNet weights lie when the shared folder is beside the checkout.
+SHARED_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights"
+MOBILENETV2_NO_TOP = "mobilenet_v2_1.0_imagenet_no_top.weights.h5"
+
+
+@keras.saving.register_keras_serializable(package="maskface")
+class CaffePreprocess(layers.Layer):
+    """VGG16's ImageNet preprocessing (RGB -> BGR, minus the ImageNet mean) as a saveable layer."""
+
+    def call(self, inputs):
+        bgr = keras.ops.flip(inputs, axis=-1)
+        return bgr - keras.ops.convert_to_tensor([103.939, 116.779, 123.68], dtype=inputs.dtype)
+
+
+def default_backbone_weights(arch: str) -> str | None:
+    """The local ImageNet file for ``arch`` when it exists, else ``"imagenet"`` (the download path)."""
+    if arch == "mobilenetv2" and (SHARED_WEIGHTS / MOBILENETV2_NO_TOP).is_file():
+        return str(SHARED_WEIGHTS / MOBILENETV2_NO_TOP)
+    return "imagenet" if arch != "cnn" else None
+
+
+def build_model(
+    arch: str,
+    num_classes: int,
+    input_size: int | None = None,
+    weights: str | None = "imagenet",
+    dropout: float = 0.3,
+) -> keras.Model:
+    """Build ``arch`` for ``num_classes`` classes on ``input_size`` x ``input_size`` RGB crops."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if num_classes < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+    size = input_size or DEFAULT_INPUT_SIZE[arch]
+    inputs = keras.Input((size, size, 3), name="pixels")
+    if arch == "cnn":
+        outputs = _cnn_head(inputs, num_classes)
+    elif arch == "mobilenetv2":
+        outputs = _mobilenetv2(inputs, num_classes, weights, dropout)
+    else:
+        outputs = _vgg16(inputs, num_classes, weights)
+    return keras.Model(inputs, outputs, name=arch)
+
+
+def _cnn_head(inputs, num_classes: int):
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    for filters in (32, 64, 128, 128):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.5)(x)
+    x = layers.Dense(512, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    return layers.Dense(num_classes, activation="softmax", name="probs")(x)
+
+
+def _mobilenetv2(inputs, num_classes: int, weights: str | None, dropout: float):
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
+    backbone = keras.applications.MobileNetV2(
+        input_shape=tuple(inputs.shape[1:]), alpha=1.0, include_top=False, weights=weights, pooling="avg"
+    )
+    backbone.name = BACKBONE
+    x = backbone(x)
+    x = layers.Dropout(dropout)(x)
+    return layers.Dense(num_classes, activation="softmax", name="probs")(x)
+
+
+def _vgg16(inputs, num_classes: int, weights: str | None):
+    x = CaffePreprocess()(inputs)
+    backbone = keras.applications.VGG16(input_shape=tuple(inputs.shape[1:]), include_top=False, weights=weights)
+    backbone.name = BACKBONE
+    for layer in backbone.layers:
+        layer.trainable = layer.name.startswith(("block4", "block5"))
+    x = backbone(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dense(1024, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    for _ in range(3):
+        x = layers.Dense(512, activation="relu")(x)
+        x = layers.Dropout(0.4)(x)
+    return layers.Dense(num_classes, activation="softmax", name="probs")(x)
+
+
+def set_backbone_trainable(model: keras.Model, from_layer: str | None) -> None:
+    """Freeze the backbone, or unfreeze it from the layer whose name starts with ``from_layer`` on.
+
+    BatchNorm layers stay frozen either way: with small batches on small data,
+    updating their statistics hurts more than it helps.
+    """
+    try:
+        backbone = model.get_layer(BACKBONE)
+    except ValueError:
+        return
+    backbone.trainable = from_layer is not None
+    if from_layer is None:
+        return
+    unfrozen = False
+    for layer in backbone.layers:
+        unfrozen = unfrozen or layer.name.startswith(from_layer)
+        layer.trainable = unfrozen and not isinstance(layer, layers.BatchNormalization)

@@ -1,0 +1,129 @@
+"""Save and load models with everything needed to use them, from one place.
+
+A saved model is a folder, the same locally and on the Hugging Face Hub:
+
+- ``config.json``, ``metadata.json``, ``model.weights.h5``: Keras 3's own
+  unzipped format (what ``keras.saving.save_model(model, "hf://...")`` writes);
+- ``maskface.json``: the :class:`ModelSpec`: task, labels, crop geometry and
+  the figures the model was evaluated with, so nothing is guessed at load time;
+- ``README.md``: the model card (written by ``training.card``).
+
+A *source* names such a folder: a shipped model's name (``mask-mobilenetv2``,
+looked up in ``models/``), a local path, or ``hf://org/repo[@revision]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+
+from .crops import CropSpec
+
+log = logging.getLogger(__name__)
+
+SPEC_FILE = "maskface.json"
+MODELS_DIR = Path(os.environ.get("MASKFACE_MODELS_DIR", Path(__file__).resolve().parents[1] / "models"))
+HF_PREFIX = "hf://"
+
+
+@dataclass
+class ModelSpec:
+    """What a model does and how to feed it; stored beside its weights."""
+
+    task: str
+    arch: str
+    labels: list[str]
+    crop: CropSpec
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["crop"] = self.crop.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelSpec:
+        return cls(
+            task=data["task"],
+            arch=data["arch"],
+            labels=list(data["labels"]),
+            crop=CropSpec.from_dict(data["crop"]),
+            metrics=dict(data.get("metrics", {})),
+            training=dict(data.get("training", {})),
+        )
+
+
+@dataclass
+class StoredModel:
+    """A loaded Keras model, its spec, and where it came from (shown to users as the version)."""
+
+    model: keras.Model
+    spec: ModelSpec
+    source: str
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model source that names nothing loadable; the message lists what exists."""
+
+
+def save_model(model: keras.Model, spec: ModelSpec, folder: str | os.PathLike) -> Path:
+    """Write ``model`` and ``spec`` to ``folder`` (created; existing model files are replaced)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # A fresh copy without optimizer state: the saved folder holds what inference needs, a third the size.
+    clean = keras.Model.from_config(model.get_config())
+    clean.set_weights(model.get_weights())
+    keras.saving.save_model(clean, str(folder), zipped=False)
+    write_spec(spec, folder)
+    return folder
+
+
+def write_spec(spec: ModelSpec, folder: str | os.PathLike) -> None:
+    """Write (or rewrite, e.g. after evaluation) the spec file of a saved model."""
+    tmp = Path(folder) / (SPEC_FILE + ".tmp")
+    tmp.write_text(json.dumps(spec.to_dict(), indent=2, sort_keys=True) + "\n")
+    tmp.replace(Path(folder) / SPEC_FILE)
+
+
+def read_spec(folder: str | os.PathLike) -> ModelSpec:
+    return ModelSpec.from_dict(json.loads((Path(folder) / SPEC_FILE).read_text()))
+
+
+def shipped_models() -> list[str]:
+    """Names of the models shipped in ``models/``."""
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / SPEC_FILE).is_file())
+
+
+def resolve(source: str | os.PathLike) -> Path:
+    """Turn a model source into a local folder, downloading ``hf://`` repos into the Hub cache."""
+    text = str(source)
+    if text.startswith(HF_PREFIX):
+        from . import hub
+
+        return hub.download_model(text[len(HF_PREFIX) :])
+    path = Path(text)
+    if (path / SPEC_FILE).is_file():
+        return path
+    if (MODELS_DIR / text / SPEC_FILE).is_file():
+        return MODELS_DIR / text
+    raise ModelNotFoundError(
+        f"no model at {text!r}: give a folder holding {SPEC_FILE}, hf://org/repo, "
+        f"or one of the shipped models: {', '.join(shipped_models()) or '(none)'}"
+    )
+
+
+def load_model(source: str | os.PathLike) -> StoredModel:
+    """Load a model and its spec from a shipped name, a folder or ``hf://org/repo[@revision]``."""
+    folder = resolve(source)
+    spec = read_spec(folder)
+    model = keras.saving.load_model(str(folder), compile=False)
+    log.info("loaded %s model %s from %s", spec.task, spec.arch, folder)
+    return StoredModel(model=model, spec=spec, source=str(source))

@@ -1,0 +1,58 @@
+import keras
+import numpy as np
+import pytest
+
+from maskface.architectures import BACKBONE, build_model, set_backbone_trainable
+
+
+@pytest.mark.parametrize("arch", ["cnn", "mobilenetv2", "vgg16"])
+def test_each_architecture_outputs_class_probabilities(arch):
+    model = build_model(arch, 3, 32, weights=None)
+    probs = np.asarray(model(np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")))
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_cnn_follows_the_paper_layout():
+    model = build_model("cnn", 2, 120, weights=None)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Conv2D") == kinds.count("MaxPooling2D") >= 3
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert all(layer.kernel_size == (3, 3) for layer in convs)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert dense[0].units >= 512 and dense[-1].activation.__name__ == "softmax"
+
+
+def test_vgg16_head_and_trainable_blocks():
+    model = build_model("vgg16", 5, 32, weights=None)
+    backbone = model.get_layer(BACKBONE)
+    trainable = {layer.name for layer in backbone.layers if layer.trainable and layer.weights}
+    assert trainable and all(name.startswith(("block4", "block5")) for name in trainable)
+    units = [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert units == [1024, 512, 512, 512, 5]
+    assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+
+
+def test_set_backbone_trainable_unfreezes_top_but_not_batchnorm():
+    model = build_model("mobilenetv2", 2, 32, weights=None)
+    set_backbone_trainable(model, None)
+    assert not model.get_layer(BACKBONE).trainable
+    set_backbone_trainable(model, "block_13")
+    layers = model.get_layer(BACKBONE).layers
+    assert not layers[1].trainable
+    top = [layer for layer in layers if layer.name.startswith("block_16")]
+    assert any(layer.trainable for layer in top)
+    assert not any(layer.trainable for layer in layers if isinstance(layer, keras.layers.BatchNormalization))
+
+
+def test_local_weights_file_is_loaded(tmp_path):
+    source = build_model("mobilenetv2", 2, 32, weights=None).get_layer(BACKBONE)
+    path = tmp_path / "backbone.weights.h5"
+    source.save_weights(path)
+    loaded = build_model("mobilenetv2", 2, 32, weights=str(path)).get_layer(BACKBONE)
+    np.testing.assert_array_equal(loaded.weights[0].numpy(), source.weights[0].numpy())
+
+
+def test_unknown_architecture_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_model("resnet", 2)
