@@ -1,0 +1,118 @@
+"""The CLI contract: one JSON line per input, errors per line, exit code 2 when any input failed."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maskface import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def run(capsys, tiny_mask_model):
+    """Run ``predict`` in-process on the tiny model and the given args; return (exit code, JSON lines)."""
+
+    def _run(*args: str, assume_face: bool = True) -> tuple[int, list[dict]]:
+        argv = ["predict", "--mask-model", str(tiny_mask_model), *(["--assume-face"] if assume_face else []), *args]
+        code = cli.main(argv)
+        lines = capsys.readouterr().out.splitlines()
+        return code, [json.loads(line) for line in lines]
+
+    return _run
+
+
+def save(path: Path, image: Image.Image, **kwargs) -> str:
+    image.save(path, **kwargs)
+    return str(path)
+
+
+def photo(mode: str = "RGB", size=(40, 60)) -> Image.Image:
+    y, x = np.mgrid[0 : size[1], 0 : size[0]]
+    rgb = np.stack([x * 6, y * 4, (x + y) * 2], axis=-1).astype(np.uint8)
+    return Image.fromarray(rgb).convert(mode)
+
+
+def test_assume_face_json_shape(run, tmp_path):
+    code, (line,) = run(save(tmp_path / "a.jpg", photo()))
+    assert code == 0 and line["error"] is None and line["image"].endswith("a.jpg")
+    (face,) = line["faces"]
+    assert face["box"] == [0, 0, 40, 60] and face["detected"] is False
+    assert face["mask"]["label"] in ("with_mask", "without_mask") and 0.5 <= face["mask"]["score"] <= 1
+
+
+def test_directory_is_read_recursively_and_errors_do_not_stop_the_run(run, tmp_path):
+    (tmp_path / "sub").mkdir()
+    save(tmp_path / "sub" / "b.png", photo())
+    save(tmp_path / "a.jpg", photo())
+    (tmp_path / "notes.txt").write_text("ignored: not an image extension")
+    (tmp_path / "text.jpg").write_text("hello")
+    (tmp_path / "empty.png").write_bytes(b"")
+    good = tmp_path / "good.jpg"
+    save(good, photo())
+    (tmp_path / "corrupt.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    code, lines = run(str(tmp_path))
+    by_name = {Path(line["image"]).name: line for line in lines}
+    assert code == 2
+    assert set(by_name) == {"a.jpg", "b.png", "good.jpg", "text.jpg", "empty.png", "corrupt.jpg"}
+    for name in ("text.jpg", "empty.png", "corrupt.jpg"):
+        assert by_name[name]["faces"] == [] and by_name[name]["error"], name
+    for name in ("a.jpg", "b.png", "good.jpg"):
+        assert by_name[name]["error"] is None and len(by_name[name]["faces"]) == 1
+
+
+def test_missing_file_is_an_error_line(run, tmp_path):
+    code, (line,) = run(str(tmp_path / "nope.jpg"))
+    assert code == 2 and "not found" in line["error"]
+
+
+def test_huge_image_gets_a_clear_message(run, tmp_path):
+    path = save(tmp_path / "huge.jpg", Image.new("RGB", (10000, 10000), (90, 120, 150)), quality=50)
+    code, (line,) = run(path)
+    assert code == 2 and "too large" in line["error"] and "MASKFACE_MAX_PIXELS" in line["error"]
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK"])
+def test_colour_modes_are_analyzed(run, tmp_path, mode):
+    fmt = "JPEG" if mode in ("L", "CMYK") else "PNG"
+    code, (line,) = run(save(tmp_path / f"x.{fmt.lower()}", photo(mode), format=fmt))
+    assert code == 0 and len(line["faces"]) == 1
+
+
+def test_exif_rotation_is_applied_before_analysis(run, tmp_path):
+    image = photo(size=(40, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    code, (line,) = run(save(tmp_path / "rot.jpg", image, exif=exif))
+    assert code == 0 and line["faces"][0]["box"] == [0, 0, 60, 40]
+
+
+def test_no_face_found_is_not_an_error(run, tmp_path):
+    code, (line,) = run(save(tmp_path / "flat.png", Image.new("RGB", (64, 64), (127, 127, 127))), assume_face=False)
+    assert code == 0 and line == {"image": line["image"], "faces": [], "error": None}
+
+
+def test_unknown_model_is_a_clear_error(capsys):
+    assert cli.main(["predict", "--mask-model", "no-such-model", "x.jpg"]) == 1
+    assert "no model at 'no-such-model'" in capsys.readouterr().err
+
+
+def test_subprocess_stdout_holds_only_json_lines(tiny_mask_model, tmp_path):
+    path = save(tmp_path / "a.png", photo())
+    proc = subprocess.run(
+        [sys.executable, "-m", "maskface", "predict", "--assume-face", "--mask-model", str(tiny_mask_model), path, path],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["error"] is None for line in lines)
