@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from maskface.tasks import TASKS
+from training import data as data_lib
+
+
+def split(n_pos: int, n_neg: int, size: int = 8) -> data_lib.ArraySplit:
+    images = np.random.default_rng(0).integers(0, 255, (n_pos + n_neg, size, size, 3), dtype=np.uint8)
+    labels = np.array([0] * n_pos + [1] * n_neg, dtype=np.int32)
+    return data_lib.ArraySplit(images, labels, ["with_mask", "without_mask"])
+
+
+def test_imagefolder_is_loaded_in_task_label_order(toy_imagefolder):
+    arrays = data_lib.to_arrays(data_lib.load_split(str(toy_imagefolder), "train"), TASKS["mask"], 32)
+    assert arrays.images.shape == (36, 32, 32, 3) and arrays.images.dtype == np.uint8
+    assert arrays.counts() == {"with_mask": 24, "without_mask": 12}
+
+
+def test_missing_split_is_a_clear_error(toy_imagefolder):
+    with pytest.raises(ValueError, match="no 'validation' split"):
+        data_lib.load_split(str(toy_imagefolder), "validation")
+
+
+def test_stratified_split_keeps_every_class_and_no_overlap():
+    data = split(30, 10)
+    train, val = data_lib.stratified_split(data, 0.2, seed=1)
+    assert val.counts() == {"with_mask": 6, "without_mask": 2}
+    assert len(train) + len(val) == 40
+    seen = {img.tobytes() for img in train.images}
+    assert not any(img.tobytes() in seen for img in val.images)
+
+
+@pytest.mark.parametrize("method, expected", [("under", 10), ("over", 30), ("smote", 30)])
+def test_balancing_evens_out_classes(method, expected):
+    balanced = data_lib.balance(split(30, 10), method, seed=0)
+    assert balanced.counts() == {"with_mask": expected, "without_mask": expected}
+    assert balanced.images.dtype == np.uint8 and balanced.images.shape[1:] == (8, 8, 3)
+
+
+def test_no_balancing_is_identity():
+    data = split(5, 3)
+    assert data_lib.balance(data, "none", 0) is data
+
+
+def test_pipeline_batches_float_images_and_augments_within_range():
+    from training.augment import build_augmenter
+
+    ds = data_lib.make_dataset(split(6, 4, size=32), batch_size=4, augmenter=build_augmenter(0), shuffle=True)
+    batches = list(ds)
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    x = batches[0][0].numpy()
+    assert x.dtype == np.float32 and x.min() >= 0 and x.max() <= 255

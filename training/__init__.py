@@ -1,0 +1,1 @@
+"""Retrain, evaluate and publish the maskface models (``python -m training``)."""
