@@ -13,13 +13,22 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Prediction:
-    """A task's answer for one face: the label and its probability."""
+    """A task's answer for one face: the label and its score (a probability, or a similarity for identity).
+
+    ``candidates`` are the best (label, score) alternatives, best first, for
+    tasks that rank many labels (identity); empty for the others.
+    """
 
     label: str
     score: float
+    candidates: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "score": round(self.score, 4)}
+        # Scores keep full precision: rounding ties the confident ones and distorts ROC AUC computed downstream.
+        data: dict = {"label": self.label, "score": float(self.score)}
+        if self.candidates:
+            data["candidates"] = [{"label": label, "score": float(score)} for label, score in self.candidates]
+        return data
 
 
 @dataclass

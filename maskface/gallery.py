@@ -1,0 +1,338 @@
+"""Enrolled people, for open-set identification: which enrolled person is this face, or nobody we know?
+
+The product enrols a new person from a few photos without retraining, so
+identification is a nearest-neighbour search: a face's embedding is compared
+(cosine) with every enrolled embedding, and the best person is named only when
+the score reaches the gallery's threshold; otherwise the face is ``unknown``.
+The scoring rule is :mod:`maskface.matching`'s, the one every ID-M figure is
+measured with.
+
+A gallery keeps, per person, a generated id, the name as given and
+L2-normalised embeddings - nothing else, no images. Names are data: stored and
+returned verbatim, never part of a path. Embeddings of different models live
+in different spaces, so a gallery records its model's id and refuses another's.
+
+On disk a gallery is one folder:
+
+* ``gallery.json``: format, model id, threshold, the people (id, name, number
+  of embeddings) and the name of the current embeddings file;
+* ``embeddings-<hex>.npy``: every embedding, float32 (N, D), the people's rows
+  in the order of ``gallery.json``;
+* ``gallery.lock``: held (``flock``) while the folder is read or changed.
+
+A change re-reads the folder under the lock, writes a new embeddings
+file, replaces ``gallery.json`` (``os.replace``: the commit point) and deletes
+the old file, so processes enrolling at the same time lose nothing and a crash
+leaves the previous state readable.
+
+>>> embedder = FrozenBackboneEmbedder()
+>>> gallery = Gallery.open("galleries/office", model_id=embedder.model_id)
+>>> gallery.enroll("Ada Lovelace", embedder.embed(crops))
+>>> gallery.identify(embedder.embed(probe_crops))[0].label
+'Ada Lovelace'
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from .crops import CropSpec
+from .face import Prediction
+from .matching import DEFAULT_RULE, normalise, person_scores
+
+log = logging.getLogger(__name__)
+
+INDEX = "gallery.json"
+LOCK = "gallery.lock"
+FORMAT = 1
+EMBEDDINGS_FILE = re.compile(r"embeddings-[0-9a-f]{32}\.npy")
+TMP_PREFIX = ".tmp-"
+UNKNOWN = "unknown"
+MAX_NAME_LENGTH = 200
+#: Threshold of a new gallery when none is given; calibrate it per model with
+#: ``training.protocols`` (the ID-M threshold at FAR 1%).
+DEFAULT_THRESHOLD = 0.5
+
+T = TypeVar("T")
+
+
+class GalleryError(ValueError):
+    """A gallery that cannot be used as asked; the message says why and what to do."""
+
+
+class Embedder(Protocol):
+    """A face-embedding model: crops framed by ``crop`` in, unit-norm (N, D) float32 rows out.
+
+    ``model_id`` names the embedding space; galleries record it.
+    """
+
+    model_id: str
+    crop: CropSpec
+
+    def embed(self, crops: np.ndarray) -> np.ndarray: ...
+
+
+class FrozenBackboneEmbedder:
+    """Baseline embedder: ImageNet MobileNetV2's globally pooled features, never trained on faces.
+
+    It is the floor a trained embedding model has to beat on ID-M.
+    ``weights`` defaults to the local ImageNet file when the shared folder
+    has it, else Keras's download.
+    """
+
+    def __init__(self, size: int = 160, scale: float = 1.0, weights: str | None = None, batch_size: int = 64) -> None:
+        import keras
+
+        from .architectures import default_backbone_weights
+
+        self.crop = CropSpec(size, scale)
+        self.model_id = f"imagenet-mobilenetv2-avgpool-{size}px-x{scale:g}"
+        self.batch_size = batch_size
+        self._backbone = keras.applications.MobileNetV2(
+            input_shape=(size, size, 3),
+            include_top=False,
+            pooling="avg",
+            weights=weights or default_backbone_weights("mobilenetv2"),
+        )
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Unit-norm embeddings (N, 1280) of uint8 RGB crops (N, size, size, 3)."""
+        pixels = np.asarray(crops, dtype=np.float32) / 127.5 - 1.0
+        features = [
+            np.asarray(self._backbone(pixels[i : i + self.batch_size], training=False))
+            for i in range(0, len(pixels), self.batch_size)
+        ]
+        if not features:
+            return np.zeros((0, self._backbone.output_shape[-1]), np.float32)
+        return normalise(np.concatenate(features))
+
+
+@dataclass
+class _Person:
+    id: str
+    name: str
+    embeddings: np.ndarray  # (n, D) float32, unit rows
+
+
+def check_name(name: str) -> None:
+    """Raise ``ValueError``, saying why, when ``name`` cannot be enrolled.
+
+    Refused: empty or whitespace-only names, names over
+    :data:`MAX_NAME_LENGTH` characters, control characters (NUL included),
+    lone surrogates, and :data:`UNKNOWN`, the label of a face nobody matches.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a name is a string, got {type(name).__name__}")
+    if not name.strip():
+        raise ValueError("a name must not be empty or only whitespace")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"a name must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError(f"a name must not contain control characters, found {ascii(char)}")
+    if name == UNKNOWN:
+        raise ValueError(f"{UNKNOWN!r} is the label of faces that match nobody and cannot be a name")
+
+
+class Gallery:
+    """The people enrolled in one gallery folder, for one embedding model.
+
+    ``people`` and ``identify`` use the state read at :meth:`open` or left by
+    this object's last change; every change re-reads the folder first, so it
+    merges with what other processes enrolled meanwhile.
+    """
+
+    def __init__(self, path: Path, model_id: str, threshold: float) -> None:
+        self.path = path
+        self.model_id = model_id
+        self.threshold = threshold
+        self._people: list[_Person] = []
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike, model_id: str, create: bool = True, threshold: float | None = None
+    ) -> Gallery:
+        """Open the gallery in folder ``path`` for embeddings of ``model_id``.
+
+        A missing gallery is created (folder included) unless ``create`` is
+        False. ``threshold``, when given, becomes the gallery's stored
+        threshold; a new gallery otherwise gets :data:`DEFAULT_THRESHOLD`.
+        Raises :class:`GalleryError` when the gallery belongs to another model.
+        """
+        folder = Path(path)
+        if not (folder / INDEX).is_file():
+            if not create:
+                raise FileNotFoundError(f"no gallery at {folder} (no {INDEX} there)")
+            folder.mkdir(parents=True, exist_ok=True)
+        gallery = cls(folder, model_id, DEFAULT_THRESHOLD if threshold is None else float(threshold))
+        with gallery._lock():
+            if not (folder / INDEX).is_file():
+                gallery._write()
+            else:
+                gallery._read()
+                if threshold is not None and float(threshold) != gallery.threshold:
+                    gallery.threshold = float(threshold)
+                    gallery._write()
+        log.info("gallery %s: %d people, model %s", folder, len(gallery._people), model_id)
+        return gallery
+
+    def enroll(self, name: str, embeddings: np.ndarray) -> str:
+        """Add embeddings (D,) or (N, D) of ``name``; return the person's id.
+
+        A person with exactly this name gets the embeddings added; otherwise
+        a new person (new id) is enrolled. See :func:`check_name` for names.
+        """
+        check_name(name)
+        rows = normalise(embeddings)
+
+        def change() -> str:
+            self._check_dim(rows)
+            person = next((p for p in self._people if p.name == name), None)
+            if person is None:
+                person = _Person(uuid.uuid4().hex, name, rows[:0])
+                self._people.append(person)
+            person.embeddings = np.concatenate([person.embeddings, rows])
+            return person.id
+
+        return self._update(change)
+
+    def remove(self, name_or_id: str) -> int:
+        """Remove the person with this id, or else with this name; return how many embeddings went."""
+
+        def change() -> int:
+            matches = [p for p in self._people if p.id == name_or_id] or [
+                p for p in self._people if p.name == name_or_id
+            ]
+            if not matches:
+                raise GalleryError(f"nobody with the name or id {name_or_id!r} is enrolled in {self.path}")
+            self._people = [p for p in self._people if p not in matches]
+            return sum(len(p.embeddings) for p in matches)
+
+        return self._update(change)
+
+    def people(self) -> list[dict]:
+        """The enrolled people: ``[{"id", "name", "embeddings": count}]`` in enrolment order."""
+        return [{"id": p.id, "name": p.name, "embeddings": len(p.embeddings)} for p in self._people]
+
+    def identify(self, embeddings: np.ndarray, top_k: int = 5) -> list[Prediction]:
+        """One :class:`Prediction` per embedding row: the best person's name, or :data:`UNKNOWN`.
+
+        The score is the best person's cosine score (the rule of
+        :mod:`maskface.matching`), also when it falls below the threshold and
+        the label is ``unknown``; ``candidates`` are the ``top_k`` people,
+        best first. An empty gallery answers ``unknown``, score 0, no candidates.
+        """
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        probes = normalise(embeddings)
+        if not self._people:
+            return [Prediction(UNKNOWN, 0.0) for _ in probes]
+        self._check_dim(probes)
+        rows = np.concatenate([p.embeddings for p in self._people])
+        owners = np.repeat(np.arange(len(self._people)), [len(p.embeddings) for p in self._people])
+        scores = person_scores(probes, rows, owners, len(self._people), DEFAULT_RULE)
+        results = []
+        for row in scores:
+            best = np.argsort(-row, kind="stable")[:top_k]
+            candidates = tuple((self._people[k].name, float(row[k])) for k in best)
+            name, score = candidates[0]
+            results.append(Prediction(name if score >= self.threshold else UNKNOWN, score, candidates))
+        return results
+
+    # ----------------------------------------------------------------------
+    # Storage.
+
+    def _check_dim(self, rows: np.ndarray) -> None:
+        if self._people and rows.shape[1] != self._people[0].embeddings.shape[1]:
+            raise GalleryError(
+                f"embeddings have {rows.shape[1]} dimensions but the gallery at {self.path} holds "
+                f"{self._people[0].embeddings.shape[1]}-dimensional ones"
+            )
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Hold the folder's exclusive lock; closing the file releases it."""
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _update(self, change: Callable[[], T]) -> T:
+        """Apply ``change`` to the freshly re-read state and write it, all under the lock."""
+        with self._lock():
+            self._read()
+            result = change()
+            self._write()
+        return result
+
+    def _read(self) -> None:
+        try:
+            index = json.loads((self.path / INDEX).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise GalleryError(f"cannot read the gallery at {self.path}: {err}") from None
+        if index.get("format") != FORMAT:
+            raise GalleryError(f"{self.path / INDEX} has format {index.get('format')!r}, expected {FORMAT}")
+        if index["model_id"] != self.model_id:
+            raise GalleryError(
+                f"the gallery at {self.path} holds embeddings of model {index['model_id']!r}, not of "
+                f"{self.model_id!r}; embeddings of different models cannot be compared: enrol the people "
+                "again into a new gallery with this model"
+            )
+        self.threshold = float(index["threshold"])
+        entries = index["people"]
+        if not entries:
+            self._people = []
+            return
+        if not EMBEDDINGS_FILE.fullmatch(str(index["embeddings"])):
+            raise GalleryError(f"{self.path / INDEX} names an invalid embeddings file {index['embeddings']!r}")
+        rows = np.load(self.path / index["embeddings"], allow_pickle=False)
+        counts = [int(entry["embeddings"]) for entry in entries]
+        if rows.ndim != 2 or len(rows) != sum(counts):
+            raise GalleryError(f"the embeddings of the gallery at {self.path} do not match {INDEX}")
+        parts = np.split(rows.astype(np.float32), np.cumsum(counts)[:-1])
+        self._people = [_Person(e["id"], e["name"], part) for e, part in zip(entries, parts)]
+
+    def _write(self) -> None:
+        """Write the state (the caller holds the lock) and delete files no longer used."""
+        embeddings = None
+        if self._people:
+            embeddings = f"embeddings-{uuid.uuid4().hex}.npy"
+            rows = np.concatenate([p.embeddings for p in self._people]).astype(np.float32)
+            self._atomic_write(embeddings, lambda f: np.save(f, rows, allow_pickle=False))
+        index = {
+            "format": FORMAT,
+            "model_id": self.model_id,
+            "threshold": self.threshold,
+            "embeddings": embeddings,
+            "people": [{"id": p.id, "name": p.name, "embeddings": len(p.embeddings)} for p in self._people],
+        }
+        text = json.dumps(index, ensure_ascii=False, indent=2) + "\n"
+        self._atomic_write(INDEX, lambda f: f.write(text.encode("utf-8")))
+        for entry in self.path.iterdir():
+            stale = EMBEDDINGS_FILE.fullmatch(entry.name) or entry.name.startswith(TMP_PREFIX)
+            if stale and entry.name != embeddings:
+                entry.unlink()
+
+    def _atomic_write(self, name: str, write: Callable) -> None:
+        """Write ``path/name`` through a synced temporary file and ``os.replace``."""
+        with tempfile.NamedTemporaryFile(dir=self.path, prefix=TMP_PREFIX, delete=False) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(f.name, self.path / name)

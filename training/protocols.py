@@ -1,0 +1,252 @@
+"""The ID-M protocol of ``../shared/data/README.md``: open-set identification of masked faces.
+
+ID-M enrols people no model has seen (LFW ``split=test``) from two bare photos
+each and asks who the other photos show, each with a simulated mask - how the
+product is used. Any embedding model plugs in as a function from face crops to
+embeddings, so trained models, the frozen ImageNet baseline and the lead's
+benchmark all get figures from this one runner; dlib's baseline
+(``bench/dlib_baseline.py``, its own environment) reads the same masked probes
+exported by ``export-idm`` and scores them with the same
+:mod:`maskface.matching`.
+
+Faces are found as the product finds them (the detector, on the bare LFW
+image, the detection closest to the centre); where it finds none, the central
+80x80 square - LFW's face region - is used and counted. Masked probes get the
+mask drawn on that face from its keypoints, with a seed and style fixed per
+probe, so every run sees the same pixels. Detections and crops live in memory
+only.
+
+    python -m training.protocols idm [--size 160] [--scale 1.0] [--rule max] [--out FILE]
+    python -m training.protocols export-idm OUT_DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from maskface.crops import Box, CropSpec, crop_square
+from maskface.detect import Detector, make_detector
+from maskface.image import load_image
+from maskface.masksim import STYLES, simulate_mask
+from maskface.matching import DEFAULT_RULE, RULES, idm_figures, normalise, person_scores
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_LFW = REPO.parent / "shared" / "data" / "lfw"
+MIN_IMAGES = 4
+GALLERY_IMAGES = 2
+FALLBACK_SIDE = 80
+# Mean RetinaFace keypoints on the ID-M images, as fractions of the central
+# FALLBACK_SIDE square: where the simulator draws the mask when no face is found.
+FALLBACK_KEYPOINTS = np.float32([[0.35, 0.41], [0.66, 0.41], [0.50, 0.59], [0.375, 0.74], [0.64, 0.74]])
+
+EmbedFaces = Callable[[list[np.ndarray]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class IdmItem:
+    """One ID-M image: its ``metadata.csv`` file name (relative to the LFW folder) and person.
+
+    Probes also carry the mask simulator's ``seed`` and ``style``.
+    """
+
+    file_name: str
+    person: str
+    seed: int | None = None
+    style: str | None = None
+
+
+@dataclass(frozen=True)
+class LocatedFace:
+    """An image and the face the protocol uses in it; ``detected`` is False for the central fallback."""
+
+    image: np.ndarray
+    box: Box
+    keypoints: np.ndarray
+    detected: bool
+
+
+def idm_split(lfw_dir: str | Path = DEFAULT_LFW) -> tuple[list[IdmItem], list[IdmItem]]:
+    """(gallery, probes) of ID-M: LFW ``split=test`` people with at least 4 images.
+
+    Each person's first 2 images by file name are the gallery; the rest are
+    probes, numbered in order of person then file name, probe i getting seed
+    i and style ``STYLES[i % len(STYLES)]``.
+    """
+    by_person: dict[str, list[str]] = defaultdict(list)
+    with open(Path(lfw_dir) / "metadata.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["split"] == "test":
+                by_person[row["identity"]].append(row["file_name"])
+    gallery: list[IdmItem] = []
+    probes: list[IdmItem] = []
+    for person in sorted(by_person):
+        files = sorted(by_person[person], key=lambda name: Path(name).name)
+        if len(files) < MIN_IMAGES:
+            continue
+        gallery += [IdmItem(name, person) for name in files[:GALLERY_IMAGES]]
+        for name in files[GALLERY_IMAGES:]:
+            i = len(probes)
+            probes.append(IdmItem(name, person, seed=i, style=STYLES[i % len(STYLES)]))
+    return gallery, probes
+
+
+def locate_face(image: np.ndarray, detector: Detector) -> LocatedFace:
+    """The detection whose box centre is closest to the image centre, else the central fallback square."""
+    height, width = image.shape[:2]
+    centre = np.array([width / 2, height / 2])
+    detections = detector.detect(image)
+    if detections:
+        best = min(detections, key=lambda d: np.hypot(*(np.array(d.box[:2]) + np.array(d.box[2:]) / 2 - centre)))
+        return LocatedFace(image, best.box, best.keypoints, True)
+    left, top = (width - FALLBACK_SIDE) / 2, (height - FALLBACK_SIDE) / 2
+    keypoints = FALLBACK_KEYPOINTS * FALLBACK_SIDE + np.float32([left, top])
+    return LocatedFace(image, (left, top, FALLBACK_SIDE, FALLBACK_SIDE), keypoints, False)
+
+
+def locate_faces(
+    items: Sequence[IdmItem], lfw_dir: str | Path, detector: str | Detector = "auto"
+) -> dict[str, LocatedFace]:
+    """Load every item's image and locate its face, keyed by file name."""
+    detector = make_detector(detector) if isinstance(detector, str) else detector
+    faces = {
+        item.file_name: locate_face(load_image(Path(lfw_dir) / item.file_name), detector)
+        for item in tqdm(items, desc="detecting ID-M faces", unit="img")
+    }
+    missed = sum(not face.detected for face in faces.values())
+    log.info("ID-M: no face found in %d of %d images; the central %d px square used", missed, len(faces), FALLBACK_SIDE)
+    return faces
+
+
+def masked_probe(face: LocatedFace, item: IdmItem) -> np.ndarray:
+    """The probe's image with its simulated mask (the probe's style and seed)."""
+    return simulate_mask(face.image, face.keypoints, face.box, style=item.style, rng=item.seed)
+
+
+def evaluate_idm(
+    embed_faces: EmbedFaces,
+    crop: CropSpec,
+    lfw_dir: str | Path = DEFAULT_LFW,
+    detector: str | Detector = "auto",
+    rule: str = DEFAULT_RULE,
+) -> dict:
+    """ID-M figures of an embedding model, for masked and for unmasked probes.
+
+    ``embed_faces`` maps a list of uint8 RGB face crops, framed by ``crop``,
+    to (N, D) embeddings. Probes are scored against each gallery person with
+    ``rule`` (see :mod:`maskface.matching`). ``unknown_threshold`` is the
+    masked probes' threshold at FAR 1%: the value to open a gallery of this
+    model with.
+    """
+    gallery, probes = idm_split(lfw_dir)
+    faces = locate_faces(gallery + probes, lfw_dir, detector)
+
+    def embed(images: list[np.ndarray], items: Sequence[IdmItem]) -> np.ndarray:
+        boxes = [faces[item.file_name].box for item in items]
+        crops = [crop_square(image, box, crop.size, crop.scale) for image, box in zip(images, boxes)]
+        return normalise(embed_faces(crops))
+
+    people = sorted({item.person for item in gallery})
+    index = {person: k for k, person in enumerate(people)}
+    owners = np.array([index[item.person] for item in gallery])
+    truth = np.array([index[item.person] for item in probes])
+    enrolled = embed([faces[item.file_name].image for item in gallery], gallery)
+    fallbacks = sorted(name for name, face in faces.items() if not face.detected)
+    report: dict = {
+        "protocol": "ID-M",
+        "people": len(people),
+        "gallery_images": len(gallery),
+        "probe_images": len(probes),
+        "rule": rule,
+        "crop": crop.to_dict(),
+        "detector": detector if isinstance(detector, str) else detector.name,
+        "detector_fallbacks": len(fallbacks),
+        "fallback_files": fallbacks,
+    }
+    masked = [masked_probe(faces[item.file_name], item) for item in tqdm(probes, desc="masking probes", unit="img")]
+    conditions = {"masked": masked, "unmasked": [faces[item.file_name].image for item in probes]}
+    for condition, images in conditions.items():
+        scores = person_scores(embed(images, probes), enrolled, owners, len(people), rule)
+        report[condition] = idm_figures(scores, truth)
+    report["unknown_threshold"] = report["masked"]["threshold_at_far_1.0%"]
+    return report
+
+
+def export_idm(out_dir: str | Path, lfw_dir: str | Path = DEFAULT_LFW, detector: str | Detector = "auto") -> Path:
+    """Write the masked probes as PNGs and ``manifest.json`` for tools outside this environment.
+
+    The manifest names the LFW folder, the fallback square's side, the
+    gallery and the probes (file name, person, seed, style, the masked image
+    relative to ``out_dir``, whether a face was detected). Returns the
+    manifest's path.
+    """
+    out = Path(out_dir)
+    (out / "masked").mkdir(parents=True, exist_ok=True)
+    gallery, probes = idm_split(lfw_dir)
+    faces = locate_faces(probes, lfw_dir, detector)
+    rows = []
+    for i, item in enumerate(tqdm(probes, desc="writing masked probes", unit="img")):
+        face = faces[item.file_name]
+        masked = f"masked/{i:04d}.png"
+        Image.fromarray(masked_probe(face, item)).save(out / masked)
+        rows.append({**asdict(item), "masked": masked, "detected": face.detected})
+    manifest = {
+        "protocol": "ID-M",
+        "lfw_dir": str(Path(lfw_dir).resolve()),
+        "fallback_side": FALLBACK_SIDE,
+        "gallery": [{"file_name": item.file_name, "person": item.person} for item in gallery],
+        "probes": rows,
+    }
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    log.info("wrote %d masked probes and %s", len(rows), path)
+    return path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.protocols", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="the LFW folder (default: ../shared/data/lfw)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    idm = sub.add_parser("idm", help="ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder")
+    idm.add_argument("--size", type=int, default=160, help="crop side in pixels")
+    idm.add_argument("--scale", type=float, default=1.0, help="detector box enlargement of the crop")
+    idm.add_argument("--rule", choices=RULES, default=DEFAULT_RULE, help="how a person's score is made")
+    idm.add_argument("--out", type=Path, help="also write the JSON report here")
+    export = sub.add_parser("export-idm", help="write the masked ID-M probes and a manifest to OUT_DIR")
+    export.add_argument("out_dir", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "export-idm":
+        export_idm(args.out_dir, args.lfw)
+        return 0
+    from maskface.gallery import FrozenBackboneEmbedder
+
+    embedder = FrozenBackboneEmbedder(args.size, args.scale)
+    report = evaluate_idm(lambda crops: embedder.embed(np.stack(crops)), embedder.crop, args.lfw, rule=args.rule)
+    report["model"] = embedder.model_id
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
