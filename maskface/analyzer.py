@@ -44,10 +44,10 @@ class ImageResult:
 class Analyzer:
     """Detect faces and run every task model on them, all faces of an image in one batch per model.
 
-    ``models`` maps a task to a model source (shipped name, folder, ``hf://``)
-    or an already loaded :class:`StoredModel`; tasks left out use
-    :data:`DEFAULT_MODELS`. The detector is built lazily, so an analyzer used
-    only on face crops never loads one.
+    ``models`` maps each task to run to a model source (shipped name, folder,
+    ``hf://``) or an already loaded :class:`StoredModel`; by default every task
+    of :data:`DEFAULT_MODELS` runs on its shipped model. The detector is built
+    lazily, so an analyzer used only on face crops never loads one.
     """
 
     def __init__(
@@ -55,7 +55,7 @@ class Analyzer:
         models: Mapping[str, str | StoredModel] | None = None,
         detector: str | Detector = "auto",
     ) -> None:
-        sources = {**DEFAULT_MODELS, **(models or {})}
+        sources = DEFAULT_MODELS if models is None else models
         self.models: dict[str, StoredModel] = {
             task: source if isinstance(source, StoredModel) else load_model(source) for task, source in sources.items()
         }

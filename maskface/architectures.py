@@ -4,7 +4,8 @@ All models take RGB pixels in [0, 255] and do their own preprocessing inside
 the graph, so a saved model needs nothing but a crop of the right size.
 
 - ``cnn``: the first paper's small CNN trained from scratch (3x3 conv + ReLU +
-  2x2 max-pool blocks, a wide fully-connected ReLU layer, softmax).
+  2x2 max-pool blocks, a wide fully-connected ReLU layer, softmax), with
+  BatchNorm added to each block.
 - ``mobilenetv2``: ImageNet MobileNetV2 + global average pooling + dense head.
 - ``vgg16``: the second paper's recognition model: ImageNet VGG16 with blocks
   4-5 trainable and a GAP, BatchNorm, Dense 1024 + Dropout 0.5,
@@ -61,7 +62,7 @@ def build_model(
     size = input_size or DEFAULT_INPUT_SIZE[arch]
     inputs = keras.Input((size, size, 3), name="pixels")
     if arch == "cnn":
-        outputs = _cnn_head(inputs, num_classes)
+        outputs = _cnn(inputs, num_classes)
     elif arch == "mobilenetv2":
         outputs = _mobilenetv2(inputs, num_classes, weights, dropout)
     else:
@@ -69,13 +70,15 @@ def build_model(
     return keras.Model(inputs, outputs, name=arch)
 
 
-def _cnn_head(inputs, num_classes: int):
+def _cnn(inputs, num_classes: int):
     x = layers.Rescaling(1 / 255.0)(inputs)
     for filters in (32, 64, 128, 128):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        # BatchNorm is our addition to the paper's blocks: from scratch on 3k images it trains faster and higher.
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
-    x = layers.Dropout(0.5)(x)
     x = layers.Dense(512, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
     return layers.Dense(num_classes, activation="softmax", name="probs")(x)

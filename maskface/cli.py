@@ -49,12 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .analyzer import Analyzer
+    from .analyzer import DEFAULT_MODELS, Analyzer
     from .image import iter_image_files
     from .store import ModelNotFoundError
 
     try:
-        analyzer = Analyzer(models={"mask": args.mask_model} if args.mask_model else None, detector=args.detector)
+        models = {**DEFAULT_MODELS, **({"mask": args.mask_model} if args.mask_model else {})}
+        analyzer = Analyzer(models=models, detector=args.detector)
     except ModelNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

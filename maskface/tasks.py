@@ -11,11 +11,13 @@ class Task:
     labels: tuple[str, ...]
     positive: str
     """The label whose probability is the score for ROC AUC."""
+    protocol: str
+    """The evaluation protocol of ``../shared/data/README.md`` that reports on this task."""
 
 
 TASKS: dict[str, Task] = {
-    "mask": Task("mask", ("with_mask", "without_mask"), positive="with_mask"),
-    "gender": Task("gender", ("female", "male"), positive="female"),
+    "mask": Task("mask", ("with_mask", "without_mask"), positive="with_mask", protocol="MASK"),
+    "gender": Task("gender", ("female", "male"), positive="female", protocol="GENDER-M"),
 }
 
 

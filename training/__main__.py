@@ -31,13 +31,20 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--weights", default="auto", help="backbone weights: auto, imagenet, none, or a .weights.h5 path")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--limit", type=int, help="use at most this many training images")
+    t.add_argument(
+        "--framing",
+        choices=("whole", "detect"),
+        default="whole",
+        help="whole: images are face crops; detect: crop around the detected face (e.g. LFW)",
+    )
+    t.add_argument("--masked-fraction", type=float, default=0.0, help="with --framing detect: share of images masked")
+    t.add_argument("--cache-dir", default=".cache/maskface", help="where decoded training arrays are cached")
     t.add_argument("--no-evaluate", action="store_true", help="skip the test-split evaluation and model card")
 
-    e = sub.add_parser("evaluate", help="accuracy, ROC AUC and confusion matrix on a split")
+    e = sub.add_parser("evaluate", help="the model's protocol figures (accuracy, ROC AUC, confusion matrix) on a split")
     e.add_argument("--model", required=True, help="model folder, shipped name or hf://org/repo")
     e.add_argument("--data", required=True, help="imagefolder directory or Hub dataset id")
     e.add_argument("--split", default="test")
-    e.add_argument("--protocol", default="MASK", help="protocol name recorded with the figures")
     e.add_argument("--write", action="store_true", help="store the figures in the model's spec and card")
     return parser
 
@@ -63,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
                 weights=None if args.weights == "none" else args.weights,
                 seed=args.seed,
                 limit=args.limit,
+                framing=args.framing,
+                masked_fraction=args.masked_fraction,
+                cache_dir=args.cache_dir or None,
             )
         )
         if not args.no_evaluate:
@@ -71,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .evaluate import evaluate
 
-    report = evaluate(args.model, args.data, args.split, protocol=args.protocol, write=args.write)
+    report = evaluate(args.model, args.data, args.split, write=args.write)
     json.dump(report, sys.stdout, indent=2)
     print()
     return 0

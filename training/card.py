@@ -12,11 +12,9 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from maskface.store import ModelSpec
+from maskface.tasks import get_task
 
-PROTOCOLS = {
-    "MASK": ("mask (shared/data/mask)", "masked vs unmasked faces; train on mask/train, report on mask/test"),
-    "GENDER-M": ("LFW with simulated masks", "LFW split=train -> split=test, masked and unmasked"),
-}
+DATASETS = {"MASK": "mask (shared/data/mask)", "GENDER-M": "LFW (shared/data/lfw) with simulated masks"}
 
 TEMPLATE = """---
 {{ card_data }}
@@ -64,16 +62,20 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
     folder = Path(folder)
     name = folder.name
     eval_results = []
-    rows = ["| protocol | split | images | accuracy | ROC AUC |", "|---|---|---|---|---|"]
+    rows = ["| protocol | split | images | accuracy | balanced accuracy | ROC AUC |", "|---|---|---|---|---|---|"]
     for protocol, m in spec.metrics.items():
-        dataset_name, _ = PROTOCOLS.get(protocol, (protocol, ""))
-        rows.append(f"| {protocol} | {m['split']} | {m['n']} | {m['accuracy']:.4f} | {m['roc_auc']:.4f} |")
-        for metric in ("accuracy", "roc_auc"):
+        base = protocol.split()[0]
+        rows.append(
+            f"| {protocol} | {m['split']} | {m['n']} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} "
+            f"| {m['roc_auc']:.4f} |"
+        )
+        for metric in ("accuracy", "balanced_accuracy", "roc_auc"):
             eval_results.append(
                 EvalResult(
                     task_type="image-classification",
-                    dataset_type=protocol.lower(),
-                    dataset_name=dataset_name,
+                    dataset_type=base.lower(),
+                    dataset_name=DATASETS.get(base, base),
+                    dataset_config=protocol,
                     dataset_split=m["split"],
                     metric_type=metric,
                     metric_value=m[metric],
@@ -87,7 +89,7 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         tags=["maskface", spec.task, spec.arch, "face"],
         eval_results=eval_results or None,
     )
-    first = next(iter(spec.metrics), "MASK")
+    data_dir = {"MASK": "mask", "GENDER-M": "lfw"}.get(get_task(spec.task).protocol, spec.task)
     card = ModelCard.from_template(
         data,
         template_str=TEMPLATE,
@@ -99,8 +101,7 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         scale=spec.crop.scale,
         labels=", ".join(f"`{label}`" for label in spec.labels),
         results_table="\n".join(rows) if spec.metrics else "Not evaluated yet.",
-        reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{spec.task} "
-        f"--split test --protocol {first}",
+        reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir} --split test",
         training="```json\n" + json.dumps(spec.training, indent=1, sort_keys=True) + "\n```",
     )
     path = folder / "README.md"

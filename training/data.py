@@ -2,13 +2,17 @@
 
 Both sources go through ``datasets.load_dataset`` so a local folder and a Hub
 dataset id behave the same. Images are framed exactly as the analyzer frames
-an ``--assume-face`` input (padded to a square, resized), so training and
-inference see the same crops.
+them, so training and inference see the same crops: face photos are padded to
+a square (an ``--assume-face`` input), other photos are cropped around their
+detected face (:class:`DetectFraming`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +21,13 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from maskface.crops import pad_to_square
+from maskface.crops import crop_square, pad_to_square
+from maskface.detect import make_detector
 from maskface.image import load_image
+from maskface.masksim import simulate_mask
 from maskface.tasks import Task
+
+from .protocols import locate_face
 
 log = logging.getLogger(__name__)
 
@@ -44,31 +52,92 @@ class ArraySplit:
         return {name: int((self.labels == i).sum()) for i, name in enumerate(self.label_names)}
 
 
+@dataclass(frozen=True)
+class DetectFraming:
+    """Crop each photo around its central detected face, as the analyzer frames detections.
+
+    For photos that are not face crops (LFW's 150x150 press photos). A
+    ``masked_fraction`` of the images, chosen with ``seed``, first get a
+    simulated mask, since masked photos with gender or identity labels are rare.
+    """
+
+    scale: float
+    masked_fraction: float = 0.0
+    seed: int = 0
+    detector: str = "auto"
+
+
 def load_split(data: str, split: str) -> datasets.Dataset:
-    """Load one split of an imagefolder directory or a Hub dataset id."""
+    """Load one split of an imagefolder directory or a Hub dataset id.
+
+    Data whose only table has a ``split`` column (LFW's ``metadata.csv``) is
+    split by that column.
+    """
     if Path(data).is_dir():
         dsd = datasets.load_dataset("imagefolder", data_dir=str(data))
     else:
         dsd = datasets.load_dataset(data)
-    if split not in dsd:
-        raise ValueError(f"{data} has no {split!r} split (it has: {', '.join(dsd)})")
-    return dsd[split]
+    if split in dsd:
+        return dsd[split]
+    tables = list(dsd.values())
+    if len(tables) == 1 and "split" in tables[0].column_names:
+        part = tables[0].filter(lambda value: value == split, input_columns="split")
+        if len(part):
+            return part
+    raise ValueError(f"{data} has no {split!r} split (it has: {', '.join(dsd)})")
 
 
-def to_arrays(ds: datasets.Dataset, task: Task, size: int, label_column: str = "label") -> ArraySplit:
-    """Decode, frame and resize every image; map the dataset's labels onto the task's label order."""
-    feature = ds.features[label_column]
+def label_column(ds: datasets.Dataset, task: Task) -> str:
+    """The column holding the task's labels: one named after the task (``gender``), else ``label``."""
+    return task.name if task.name in ds.column_names else "label"
+
+
+def to_arrays(ds: datasets.Dataset, task: Task, size: int, framing: DetectFraming | None = None) -> ArraySplit:
+    """Decode, frame and resize every image; map the dataset's labels onto the task's label order.
+
+    Without ``framing`` an image is taken as a face crop and padded to a square
+    (what ``--assume-face`` does); rows with other labels (e.g. ``unknown``) are left out.
+    """
+    column = label_column(ds, task)
+    feature = ds.features[column]
     names = feature.names if isinstance(feature, datasets.ClassLabel) else None
+    detector = make_detector(framing.detector) if framing else None
+    rng = np.random.default_rng(framing.seed if framing else 0)
     images, labels = [], []
-    for row in tqdm(ds, desc=f"loading {len(ds)} images", unit="img", leave=False):
-        label = names[row[label_column]] if names else row[label_column]
+    for i, row in enumerate(tqdm(ds, desc=f"loading {len(ds)} images", unit="img", leave=False)):
+        label = names[row[column]] if names else row[column]
         if label not in task.labels:
             continue
-        images.append(pad_to_square(load_image(row["image"]), size))
+        pixels = load_image(row["image"])
+        if framing is None:
+            images.append(pad_to_square(pixels, size))
+        else:
+            face = locate_face(pixels, detector)
+            if rng.random() < framing.masked_fraction:
+                pixels = simulate_mask(pixels, face.keypoints, face.box, rng=framing.seed + i)
+            images.append(crop_square(pixels, face.box, size, framing.scale))
         labels.append(task.labels.index(label))
     if not labels:
         raise ValueError(f"no rows labelled {' or '.join(task.labels)} in the data")
     return ArraySplit(np.stack(images), np.asarray(labels, dtype=np.int32), list(task.labels))
+
+
+def cached_arrays(cache_dir: Path | None, key: dict, make: Callable[[], ArraySplit]) -> ArraySplit:
+    """``make()``, stored as ``.npz`` under ``cache_dir`` by a hash of ``key`` (detection and masking are slow)."""
+    if cache_dir is None:
+        return make()
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"arrays-{digest}.npz"
+    if path.is_file():
+        with np.load(path) as saved:
+            log.info("using cached arrays %s", path)
+            return ArraySplit(saved["images"], saved["labels"], [str(n) for n in saved["label_names"]])
+    arrays = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, images=arrays.images, labels=arrays.labels, label_names=np.array(arrays.label_names))
+    tmp.replace(path)
+    return arrays
 
 
 def stratified_split(data: ArraySplit, fraction: float, seed: int) -> tuple[ArraySplit, ArraySplit]:

@@ -1,12 +1,13 @@
-"""Measure a saved model on a split, through the same analyzer the CLI uses.
+"""Measure a saved model on its task's protocol, through the same analyzer the CLI uses.
 
-Each image goes through ``Analyzer.analyze(image, assume_face=True)``: the
-figures are those of ``python -m maskface predict --assume-face``.
+For MASK each image goes through ``Analyzer.analyze(image, assume_face=True)``:
+the figures are those of ``python -m maskface predict --assume-face``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
@@ -18,52 +19,87 @@ from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from maskface.analyzer import Analyzer  # noqa: E402
+from maskface.detect import make_detector  # noqa: E402
+from maskface.face import Face, Prediction  # noqa: E402
+from maskface.image import load_image  # noqa: E402
+from maskface.masksim import simulate_mask  # noqa: E402
 from maskface.store import load_model, resolve, write_spec  # noqa: E402
 from maskface.tasks import get_task  # noqa: E402
 
 from . import data as data_lib  # noqa: E402
 from .card import write_card  # noqa: E402
+from .protocols import locate_face  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
-def evaluate(model_source: str, data: str, split: str = "test", protocol: str = "MASK", write: bool = False) -> dict:
-    """Accuracy, ROC AUC and the confusion matrix of a model on ``split``; optionally stored with the model."""
+def evaluate(model_source: str, data: str, split: str = "test", write: bool = False) -> dict:
+    """The figures of a model on its task's protocol; optionally stored in its spec and card.
+
+    MASK: accuracy, ROC AUC and the confusion matrix of ``predict --assume-face``
+    on the face photos of ``split``. GENDER-M: the same plus balanced accuracy
+    on the central face of each photo, once with a simulated mask (seeded per
+    image) and once bare.
+    """
     stored = load_model(model_source)
     task = get_task(stored.spec.task)
     analyzer = Analyzer(models={task.name: stored})
-    ds = data_lib.load_split(data, split)
-    names = ds.features["label"].names
-    truth, positive_prob = [], []
-    for row in tqdm(ds, desc=f"evaluating on {split}", unit="img"):
-        label = names[row["label"]]
+    rows = data_lib.load_split(data, split)
+    column = data_lib.label_column(rows, task)
+    names = rows.features[column].names if hasattr(rows.features[column], "names") else None
+    detector = make_detector("auto") if task.protocol == "GENDER-M" else None
+    truth: list[int] = []
+    positive_prob: dict[str, list[float]] = defaultdict(list)
+    for i, row in enumerate(tqdm(rows, desc=f"evaluating on {split}", unit="img")):
+        label = names[row[column]] if names else row[column]
         if label not in task.labels:
             continue
-        (face,) = analyzer.analyze(row["image"], assume_face=True)
-        prediction = face[task.name]
-        p = prediction.score if prediction.label == task.positive else 1.0 - prediction.score
         truth.append(task.labels.index(label))
-        positive_prob.append(p)
-    report = figures(np.asarray(truth), np.asarray(positive_prob), task.labels, task.labels.index(task.positive))
-    report |= {"protocol": protocol, "split": split, "data": str(data), "model": str(model_source)}
+        for condition, prediction in _predict(analyzer, stored, row["image"], detector, seed=i).items():
+            p = prediction.score if prediction.label == task.positive else 1.0 - prediction.score
+            positive_prob[condition].append(p)
     folder = resolve(model_source)
-    plot_confusion(report["confusion_matrix"], list(task.labels), folder / "confusion_matrix.png")
+    report: dict = {"model": str(model_source), "data": str(data), "split": split}
+    for condition, probs in positive_prob.items():
+        protocol = f"{task.protocol} {condition}".strip()
+        figs = figures(np.asarray(truth), np.asarray(probs), task.labels, task.labels.index(task.positive))
+        report[protocol] = figs
+        plot_confusion(figs["confusion_matrix"], list(task.labels), folder / f"confusion_{_slug(protocol)}.png")
+        stored.spec.metrics[protocol] = {"split": split} | {k: v for k, v in figs.items() if k != "labels"}
     if write:
-        spec = stored.spec
-        spec.metrics[protocol] = {k: report[k] for k in ("accuracy", "roc_auc", "n", "split")} | {
-            "confusion_matrix": report["confusion_matrix"]
-        }
-        write_spec(spec, folder)
-        write_card(folder, spec)
+        write_spec(stored.spec, folder)
+        write_card(folder, stored.spec)
     return report
 
 
+def _predict(analyzer: Analyzer, stored, image, detector, seed: int) -> dict[str, Prediction]:
+    """One prediction per condition: the face photo as is (MASK), or its central face masked and bare (GENDER-M)."""
+    if detector is None:
+        (face,) = analyzer.analyze(image, assume_face=True)
+        return {"": face[stored.spec.task]}
+    pixels = load_image(image)
+    located = locate_face(pixels, detector)
+    masked = simulate_mask(pixels, located.keypoints, located.box, rng=seed)
+    face = [Face(box=located.box, score=1.0)]
+    return {
+        "masked": analyzer.classify(stored, masked, face, assume_face=False)[0],
+        "unmasked": analyzer.classify(stored, pixels, face, assume_face=False)[0],
+    }
+
+
+def _slug(protocol: str) -> str:
+    return protocol.lower().replace(" ", "_").replace("-", "")
+
+
 def figures(truth: np.ndarray, positive_prob: np.ndarray, labels: tuple[str, ...], positive: int) -> dict:
-    """Accuracy, ROC AUC (positive class = ``positive``) and confusion matrix (rows = truth)."""
+    """Accuracy, balanced accuracy (mean per-class recall), ROC AUC (positive class = ``positive``)
+    and the confusion matrix (rows = truth)."""
     other = 1 - positive
     predicted = np.where(positive_prob >= 0.5, positive, other)
+    recalls = [float((predicted[truth == c] == c).mean()) for c in np.unique(truth)]
     return {
         "accuracy": round(float((predicted == truth).mean()), 4),
+        "balanced_accuracy": round(float(np.mean(recalls)), 4),
         "roc_auc": round(float(roc_auc_score(truth == positive, positive_prob)), 4),
         "n": int(len(truth)),
         "labels": list(labels),

@@ -51,3 +51,33 @@ def test_pipeline_batches_float_images_and_augments_within_range():
     assert [len(y) for _, y in batches] == [4, 4, 2]
     x = batches[0][0].numpy()
     assert x.dtype == np.float32 and x.min() >= 0 and x.max() <= 255
+
+
+def test_cached_arrays_are_made_once(tmp_path):
+    calls = []
+
+    def make():
+        calls.append(1)
+        return split(3, 2)
+
+    first = data_lib.cached_arrays(tmp_path, {"k": 1}, make)
+    again = data_lib.cached_arrays(tmp_path, {"k": 1}, make)
+    other = data_lib.cached_arrays(tmp_path, {"k": 2}, make)
+    assert len(calls) == 2 and len(other) == 5
+    np.testing.assert_array_equal(first.images, again.images)
+    assert again.label_names == ["with_mask", "without_mask"]
+
+
+def test_lfw_is_split_by_its_split_column_and_cropped_around_faces(shared_data):
+    rows = data_lib.load_split(str(shared_data / "lfw"), "test")
+    assert len(rows) == 1768 and set(rows["split"]) == {"test"}
+    few = rows.select(range(6))
+    framing = data_lib.DetectFraming(scale=1.2, masked_fraction=1.0, seed=3)
+    arrays = data_lib.to_arrays(few, TASKS["gender"], 64, framing)
+    bare = data_lib.to_arrays(few, TASKS["gender"], 64, data_lib.DetectFraming(scale=1.2))
+    assert arrays.images.shape == (6, 64, 64, 3)
+    assert arrays.counts()["female"] + arrays.counts()["male"] == 6
+    # masks change the lower half of the crop, not the upper
+    lower = np.abs(arrays.images[:, 40:].astype(int) - bare.images[:, 40:]).mean()
+    upper = np.abs(arrays.images[:, :20].astype(int) - bare.images[:, :20]).mean()
+    assert lower > 10 * max(upper, 0.1)
