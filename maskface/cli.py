@@ -1,7 +1,9 @@
 """``python -m maskface``: the command-line face of :class:`maskface.analyzer.Analyzer`.
 
-``predict`` prints one JSON object per input image, one per line, on stdout;
-logs go to stderr. The exit code is 2 when any input could not be read.
+- ``predict`` prints one JSON object per input image, one per line, on
+  stdout; logs go to stderr. The exit code is 2 when any input could not be read.
+- ``models`` lists the shipped models with their measured figures.
+- ``simulate-mask`` writes copies of a folder's images with simulated masks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from .detect import DETECTORS
 from .masksim import STYLES
+from .tasks import TASKS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="analyze images; one JSON line per image")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders (read recursively)")
     p.add_argument("--assume-face", action="store_true", help="each input is already a face crop: skip detection")
-    p.add_argument("--mask-model", default=None, help="shipped model name, model folder or hf://org/repo")
+    for task in TASKS:
+        p.add_argument(f"--{task}-model", help=f"{task} model: shipped name, model folder or hf://org/repo[@revision]")
     p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector setting (default: auto)")
 
     sub.add_parser("models", help="list the shipped models and their measured figures")
@@ -54,7 +58,8 @@ def _predict(args: argparse.Namespace) -> int:
     from .store import ModelNotFoundError
 
     try:
-        models = {**DEFAULT_MODELS, **({"mask": args.mask_model} if args.mask_model else {})}
+        chosen = {task: getattr(args, f"{task}_model") for task in TASKS}
+        models = {**DEFAULT_MODELS, **{task: source for task, source in chosen.items() if source}}
         analyzer = Analyzer(models=models, detector=args.detector)
     except ModelNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -12,26 +12,51 @@ import pytest  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-needs_shared_data = pytest.mark.skipif(
-    not (SHARED_DATA / "mask").is_dir(),
-    reason=f"real data not found at {SHARED_DATA} (the ../shared folder beside the checkout)",
-)
 
 
 @pytest.fixture(scope="session")
-def tiny_mask_model(tmp_path_factory) -> Path:
-    """A randomly initialised 32x32 CNN mask model saved like a shipped one (fast to load and run)."""
+def shared_data() -> Path:
+    """The real data beside the checkout; tests that need it skip, saying why, when it is absent."""
+    if not (SHARED_DATA / "mask").is_dir() or not (SHARED_DATA / "lfw").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (the ../shared folder beside the checkout)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shipped_mask_models(shared_data) -> tuple[str, str]:
+    """The two shipped mask models; skip when a checkout lacks them."""
+    from maskface.store import shipped_models
+
+    names = ("mask-mobilenetv2", "mask-cnn")
+    missing = set(names) - set(shipped_models())
+    if missing:
+        pytest.skip(f"shipped models missing in models/: {', '.join(sorted(missing))}")
+    return names
+
+
+def save_tiny_model(task: str, folder: Path) -> Path:
+    """A randomly initialised 32x32 CNN for ``task``, saved like a shipped model (fast to load and run)."""
+    import keras
+
     from maskface.architectures import build_model
     from maskface.crops import CropSpec
     from maskface.store import ModelSpec, save_model
     from maskface.tasks import TASKS
 
-    import keras
-
     keras.utils.set_random_seed(0)
     model = build_model("cnn", 2, 32, weights=None)
-    spec = ModelSpec(task="mask", arch="cnn", labels=list(TASKS["mask"].labels), crop=CropSpec(32, 1.3))
-    return save_model(model, spec, tmp_path_factory.mktemp("models") / "tiny-mask")
+    spec = ModelSpec(task=task, arch="cnn", labels=list(TASKS[task].labels), crop=CropSpec(32, 1.3))
+    return save_model(model, spec, folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_mask_model(tmp_path_factory) -> Path:
+    return save_tiny_model("mask", tmp_path_factory.mktemp("models") / "tiny-mask")
+
+
+@pytest.fixture(scope="session")
+def tiny_gender_model(tmp_path_factory) -> Path:
+    return save_tiny_model("gender", tmp_path_factory.mktemp("models") / "tiny-gender")
 
 
 @pytest.fixture()

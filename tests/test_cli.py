@@ -116,3 +116,11 @@ def test_subprocess_stdout_holds_only_json_lines(tiny_mask_model, tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 2 and all(json.loads(line)["error"] is None for line in lines)
+
+
+def test_gender_model_adds_a_gender_result_per_face(capsys, tiny_mask_model, tiny_gender_model, tmp_path):
+    path = save(tmp_path / "a.png", photo())
+    argv = ["predict", "--assume-face", "--mask-model", str(tiny_mask_model), "--gender-model", str(tiny_gender_model)]
+    assert cli.main([*argv, path]) == 0
+    (face,) = json.loads(capsys.readouterr().out)["faces"]
+    assert face["gender"]["label"] in ("female", "male") and face["mask"]["label"] in ("with_mask", "without_mask")

@@ -70,21 +70,21 @@ class DetectFraming:
 def load_split(data: str, split: str) -> datasets.Dataset:
     """Load one split of an imagefolder directory or a Hub dataset id.
 
-    Data whose only table has a ``split`` column (LFW's ``metadata.csv``) is
-    split by that column.
+    Rows also carrying a ``split`` column (LFW's ``metadata.csv``, which
+    imagefolder loads as one ``train`` table) are filtered by it, so test
+    people never leak into training.
     """
     if Path(data).is_dir():
         dsd = datasets.load_dataset("imagefolder", data_dir=str(data))
     else:
         dsd = datasets.load_dataset(data)
-    if split in dsd:
-        return dsd[split]
     tables = list(dsd.values())
-    if len(tables) == 1 and "split" in tables[0].column_names:
-        part = tables[0].filter(lambda value: value == split, input_columns="split")
-        if len(part):
-            return part
-    raise ValueError(f"{data} has no {split!r} split (it has: {', '.join(dsd)})")
+    table = dsd[split] if split in dsd else tables[0] if len(tables) == 1 else None
+    if table is not None and "split" in table.column_names:
+        table = table.filter(lambda value: value == split, input_columns="split")
+    if table is None or not len(table):
+        raise ValueError(f"{data} has no {split!r} split (it has: {', '.join(dsd)})")
+    return table
 
 
 def label_column(ds: datasets.Dataset, task: Task) -> str:

@@ -71,6 +71,8 @@ def test_cached_arrays_are_made_once(tmp_path):
 def test_lfw_is_split_by_its_split_column_and_cropped_around_faces(shared_data):
     rows = data_lib.load_split(str(shared_data / "lfw"), "test")
     assert len(rows) == 1768 and set(rows["split"]) == {"test"}
+    # imagefolder names LFW's one table "train": the split column must still filter it
+    assert set(data_lib.load_split(str(shared_data / "lfw"), "train")["split"]) == {"train"}
     few = rows.select(range(6))
     framing = data_lib.DetectFraming(scale=1.2, masked_fraction=1.0, seed=3)
     arrays = data_lib.to_arrays(few, TASKS["gender"], 64, framing)
