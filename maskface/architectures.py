@@ -86,19 +86,37 @@ def _cnn(inputs, num_classes: int):
 
 def _mobilenetv2(inputs, num_classes: int, weights: str | None, dropout: float):
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
-    backbone = keras.applications.MobileNetV2(
-        input_shape=tuple(inputs.shape[1:]), alpha=1.0, include_top=False, weights=weights, pooling="avg"
+    backbone = _pretrained(
+        keras.applications.MobileNetV2,
+        weights,
+        input_shape=tuple(inputs.shape[1:]),
+        alpha=1.0,
+        include_top=False,
+        pooling="avg",
     )
-    backbone.name = BACKBONE
     x = backbone(x)
     x = layers.Dropout(dropout)(x)
     return layers.Dense(num_classes, activation="softmax", name="probs")(x)
 
 
+def _pretrained(factory, weights: str | None, **kwargs) -> keras.Model:
+    """Build a ``keras.applications`` backbone named :data:`BACKBONE`, with a clear error when offline."""
+    try:
+        backbone = factory(weights=weights, **kwargs)
+    except Exception as err:
+        if weights != "imagenet":
+            raise
+        raise RuntimeError(
+            f"could not download the ImageNet weights for {factory.__name__} ({err}); without network, "
+            "pass a local .weights.h5 file (--weights PATH) or train from scratch (--weights none)"
+        ) from err
+    backbone.name = BACKBONE
+    return backbone
+
+
 def _vgg16(inputs, num_classes: int, weights: str | None):
     x = CaffePreprocess()(inputs)
-    backbone = keras.applications.VGG16(input_shape=tuple(inputs.shape[1:]), include_top=False, weights=weights)
-    backbone.name = BACKBONE
+    backbone = _pretrained(keras.applications.VGG16, weights, input_shape=tuple(inputs.shape[1:]), include_top=False)
     for layer in backbone.layers:
         layer.trainable = layer.name.startswith(("block4", "block5"))
     x = backbone(x)

@@ -56,3 +56,14 @@ def test_local_weights_file_is_loaded(tmp_path):
 def test_unknown_architecture_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model("resnet", 2)
+
+
+def test_offline_imagenet_download_says_what_to_do(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise Exception("URL fetch failure: no network")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", no_network, raising=False)
+    monkeypatch.setattr("keras.src.applications.vgg16.file_utils.get_file", no_network, raising=False)
+    with pytest.raises(RuntimeError, match="--weights PATH"):
+        build_model("vgg16", 2, 32, weights="imagenet")
