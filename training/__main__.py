@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--masked-fraction", type=float, default=0.0, help="with --framing detect: share of images masked")
     t.add_argument("--cache-dir", default=".cache/maskface", help="where decoded training arrays are cached")
+    t.add_argument("--init-from", help="start from this saved model's weights (same task, architecture and size)")
     t.add_argument("--no-evaluate", action="store_true", help="skip the test-split evaluation and model card")
 
     e = sub.add_parser("evaluate", help="the model's protocol figures (accuracy, ROC AUC, confusion matrix) on a split")
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 framing=args.framing,
                 masked_fraction=args.masked_fraction,
                 cache_dir=args.cache_dir or None,
+                init_from=args.init_from,
             )
         )
         if not args.no_evaluate:

@@ -19,7 +19,7 @@ import numpy as np
 
 from maskface.architectures import DEFAULT_INPUT_SIZE, build_model, default_backbone_weights, set_backbone_trainable
 from maskface.crops import CropSpec
-from maskface.store import ModelSpec, save_model
+from maskface.store import ModelSpec, load_model, save_model
 from maskface.tasks import get_task
 
 from . import data as data_lib
@@ -56,6 +56,8 @@ class TrainConfig:
     masked_fraction: float = 0.0
     """With ``detect`` framing: the share of training images that get a simulated mask."""
     cache_dir: str | None = ".cache/maskface"
+    init_from: str | None = None
+    """Start from the weights of this saved model (same task and architecture) instead of from scratch."""
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -81,6 +83,13 @@ def train(cfg: TrainConfig) -> Path:
 
     weights = default_backbone_weights(cfg.arch) if cfg.weights == "auto" else cfg.weights
     model = build_model(cfg.arch, len(task.labels), size, weights=weights)
+    earlier: dict | None = None
+    if cfg.init_from:
+        start = load_model(cfg.init_from)
+        if (start.spec.task, start.spec.arch, start.spec.crop.size) != (task.name, cfg.arch, size):
+            raise ValueError(f"{cfg.init_from} is a {start.spec.arch} {start.spec.task} model at {start.spec.crop.size} px")
+        model.set_weights(start.model.get_weights())
+        earlier = start.spec.training
     train_ds = data_lib.make_dataset(train_set, cfg.batch_size, build_augmenter(cfg.seed), shuffle=True, seed=cfg.seed)
     val_ds = data_lib.make_dataset(val_set, cfg.batch_size)
 
@@ -129,6 +138,7 @@ def train(cfg: TrainConfig) -> Path:
         "val_counts": val_set.counts(),
         "best_val_accuracy": float(best),
         "train_seconds": round(time.time() - started, 1),
+        "continues": earlier,
         "images_per_second": round(sum(len(train_set) * e for _, e, _, _ in phases) / (time.time() - started), 1),
     }
     spec = ModelSpec(

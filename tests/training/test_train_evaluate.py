@@ -49,3 +49,19 @@ def test_evaluate_prints_json(trained, toy_imagefolder, capsys):
     assert main(["evaluate", "--model", str(trained), "--data", str(toy_imagefolder)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["split"] == "test" and len(report["MASK"]["confusion_matrix"]) == 2
+
+
+def test_training_can_continue_from_a_saved_model(trained, toy_imagefolder, tmp_path):
+    out = tmp_path / "continued"
+    args = ["train", "--task", "mask", "--arch", "cnn", "--data", str(toy_imagefolder), "--out", str(out),
+            "--epochs", "1", "--input-size", "32", "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"),
+            "--init-from", str(trained), "--no-evaluate"]
+    assert main(args) == 0
+    assert read_spec(out).training["continues"] == read_spec(trained).training
+
+
+def test_continuing_from_another_architecture_is_refused(trained, toy_imagefolder, tmp_path):
+    args = ["train", "--task", "mask", "--arch", "cnn", "--data", str(toy_imagefolder), "--out", str(tmp_path / "x"),
+            "--epochs", "1", "--input-size", "48", "--cache-dir", str(tmp_path / "cache"), "--init-from", str(trained)]
+    with pytest.raises(ValueError, match="cnn mask model at 32 px"):
+        main(args)
