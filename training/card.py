@@ -57,6 +57,11 @@ biometric data: the app stores nothing from its inference tabs.
 """
 
 
+def confusion_png(protocol: str) -> str:
+    """File name of a protocol's confusion-matrix picture, beside the weights."""
+    return "confusion_" + protocol.lower().replace(" ", "_").replace("-", "") + ".png"
+
+
 def write_card(folder: str | Path, spec: ModelSpec) -> Path:
     """Render ``README.md`` for the model saved in ``folder``."""
     folder = Path(folder)
@@ -100,7 +105,11 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         size=spec.crop.size,
         scale=spec.crop.scale,
         labels=", ".join(f"`{label}`" for label in spec.labels),
-        results_table="\n".join(rows) if spec.metrics else "Not evaluated yet.",
+        results_table="\n".join(rows)
+        + "\n\n"
+        + " ".join(f"![{protocol} confusion matrix]({confusion_png(protocol)})" for protocol in spec.metrics)
+        if spec.metrics
+        else "Not evaluated yet.",
         reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir} --split test",
         training="```json\n" + json.dumps(spec.training, indent=1, sort_keys=True) + "\n```",
     )

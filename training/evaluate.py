@@ -27,7 +27,7 @@ from maskface.store import load_model, resolve, write_spec  # noqa: E402
 from maskface.tasks import get_task  # noqa: E402
 
 from . import data as data_lib  # noqa: E402
-from .card import write_card  # noqa: E402
+from .card import confusion_png, write_card  # noqa: E402
 from .protocols import locate_face  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
         protocol = f"{task.protocol} {condition}".strip()
         figs = figures(np.asarray(truth), np.asarray(probs), task.labels, task.labels.index(task.positive))
         report[protocol] = figs
-        plot_confusion(figs["confusion_matrix"], list(task.labels), folder / f"confusion_{_slug(protocol)}.png")
+        plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(protocol))
         stored.spec.metrics[protocol] = {"split": split} | {k: v for k, v in figs.items() if k != "labels"}
     if write:
         write_spec(stored.spec, folder)
@@ -85,10 +85,6 @@ def _predict(analyzer: Analyzer, stored, image, detector, seed: int) -> dict[str
         "masked": analyzer.classify(stored, masked, face, assume_face=False)[0],
         "unmasked": analyzer.classify(stored, pixels, face, assume_face=False)[0],
     }
-
-
-def _slug(protocol: str) -> str:
-    return protocol.lower().replace(" ", "_").replace("-", "")
 
 
 def figures(truth: np.ndarray, positive_prob: np.ndarray, labels: tuple[str, ...], positive: int) -> dict:
