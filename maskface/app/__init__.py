@@ -42,7 +42,8 @@ def analyze_mask(image: np.ndarray | None, choice: str) -> tuple[np.ndarray, lis
 
 def build_app() -> gr.Blocks:
     """The Blocks app served by ``app.py``."""
-    with gr.Blocks(title="maskface") as demo:
+    # Gradio keeps request images as temporary files; delete_cache removes them within minutes.
+    with gr.Blocks(title="maskface", delete_cache=(60, 300)) as demo:
         gr.Markdown("# maskface\nMask detection per face. Nothing you upload is stored.")
         with gr.Tab("Mask detection"):
             with gr.Row():
