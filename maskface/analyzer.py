@@ -26,7 +26,7 @@ from .store import StoredModel, load_model
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODELS: dict[str, str] = {"mask": "mask-mobilenetv2"}
+DEFAULT_MODELS: dict[str, str] = {"mask": "mask-mobilenetv2", "gender": "gender-mobilenetv2"}
 
 
 @dataclass

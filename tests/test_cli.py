@@ -16,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
-def run(capsys, tiny_mask_model):
-    """Run ``predict`` in-process on the tiny model and the given args; return (exit code, JSON lines)."""
+def run(capsys, tiny_mask_model, tiny_gender_model):
+    """Run ``predict`` in-process on the tiny models and the given args; return (exit code, JSON lines)."""
 
     def _run(*args: str, assume_face: bool = True) -> tuple[int, list[dict]]:
-        argv = ["predict", "--mask-model", str(tiny_mask_model), *(["--assume-face"] if assume_face else []), *args]
+        models = ["--mask-model", str(tiny_mask_model), "--gender-model", str(tiny_gender_model)]
+        argv = ["predict", *models, *(["--assume-face"] if assume_face else []), *args]
         code = cli.main(argv)
         lines = capsys.readouterr().out.splitlines()
         return code, [json.loads(line) for line in lines]
@@ -45,6 +46,7 @@ def test_assume_face_json_shape(run, tmp_path):
     (face,) = line["faces"]
     assert face["box"] == [0, 0, 40, 60] and face["detected"] is False
     assert face["mask"]["label"] in ("with_mask", "without_mask") and 0.5 <= face["mask"]["score"] <= 1
+    assert face["gender"]["label"] in ("female", "male") and 0.5 <= face["gender"]["score"] <= 1
 
 
 def test_directory_is_read_recursively_and_errors_do_not_stop_the_run(run, tmp_path):
@@ -103,10 +105,11 @@ def test_unknown_model_is_a_clear_error(capsys):
     assert "no model at 'no-such-model'" in capsys.readouterr().err
 
 
-def test_subprocess_stdout_holds_only_json_lines(tiny_mask_model, tmp_path):
+def test_subprocess_stdout_holds_only_json_lines(tiny_mask_model, tiny_gender_model, tmp_path):
     path = save(tmp_path / "a.png", photo())
+    models = ["--mask-model", str(tiny_mask_model), "--gender-model", str(tiny_gender_model)]
     proc = subprocess.run(
-        [sys.executable, "-m", "maskface", "predict", "--assume-face", "--mask-model", str(tiny_mask_model), path, path],
+        [sys.executable, "-m", "maskface", "predict", "--assume-face", *models, path, path],
         capture_output=True,
         text=True,
         cwd=ROOT,
