@@ -19,11 +19,11 @@ from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from maskface.analyzer import Analyzer  # noqa: E402
-from maskface.detect import make_detector  # noqa: E402
+from maskface.detect import Detector, make_detector  # noqa: E402
 from maskface.face import Face, Prediction  # noqa: E402
-from maskface.image import load_image  # noqa: E402
+from maskface.image import ImageSource, load_image  # noqa: E402
 from maskface.masksim import simulate_mask  # noqa: E402
-from maskface.store import load_model, resolve, write_spec  # noqa: E402
+from maskface.store import StoredModel, load_model, resolve, write_spec  # noqa: E402
 from maskface.tasks import get_task  # noqa: E402
 
 from . import data as data_lib  # noqa: E402
@@ -72,7 +72,9 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
     return report
 
 
-def _predict(analyzer: Analyzer, stored, image, detector, seed: int) -> dict[str, Prediction]:
+def _predict(
+    analyzer: Analyzer, stored: StoredModel, image: ImageSource, detector: Detector | None, seed: int
+) -> dict[str, Prediction]:
     """One prediction per condition: the face photo as is (MASK), or its central face masked and bare (GENDER-M)."""
     if detector is None:
         (face,) = analyzer.analyze(image, assume_face=True)
