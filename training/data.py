@@ -87,9 +87,14 @@ def load_split(data: str, split: str) -> datasets.Dataset:
     return table
 
 
-def label_column(ds: datasets.Dataset, task: Task) -> str:
-    """The column holding the task's labels: one named after the task (``gender``), else ``label``."""
-    return task.name if task.name in ds.column_names else "label"
+def row_label(ds: datasets.Dataset, task: Task) -> Callable[[dict], str]:
+    """A function giving a row's label as text, from the column named after the task
+    (``gender``) or else ``label``, decoding imagefolder's class indices."""
+    column = task.name if task.name in ds.column_names else "label"
+    feature = ds.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        return lambda row: feature.names[row[column]]
+    return lambda row: row[column]
 
 
 def to_arrays(ds: datasets.Dataset, task: Task, size: int, framing: DetectFraming | None = None) -> ArraySplit:
@@ -98,14 +103,12 @@ def to_arrays(ds: datasets.Dataset, task: Task, size: int, framing: DetectFramin
     Without ``framing`` an image is taken as a face crop and padded to a square
     (what ``--assume-face`` does); rows with other labels (e.g. ``unknown``) are left out.
     """
-    column = label_column(ds, task)
-    feature = ds.features[column]
-    names = feature.names if isinstance(feature, datasets.ClassLabel) else None
+    label_of = row_label(ds, task)
     detector = make_detector(framing.detector) if framing else None
     rng = np.random.default_rng(framing.seed if framing else 0)
     images, labels = [], []
     for i, row in enumerate(tqdm(ds, desc=f"loading {len(ds)} images", unit="img", leave=False)):
-        label = names[row[column]] if names else row[column]
+        label = label_of(row)
         if label not in task.labels:
             continue
         pixels = load_image(row["image"])

@@ -45,13 +45,12 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
     task = get_task(stored.spec.task)
     analyzer = Analyzer(models={task.name: stored})
     rows = data_lib.load_split(data, split)
-    column = data_lib.label_column(rows, task)
-    names = rows.features[column].names if hasattr(rows.features[column], "names") else None
+    label_of = data_lib.row_label(rows, task)
     detector = make_detector("auto") if task.protocol == "GENDER-M" else None
     truth: list[int] = []
     positive_prob: dict[str, list[float]] = defaultdict(list)
     for i, row in enumerate(tqdm(rows, desc=f"evaluating on {split}", unit="img")):
-        label = names[row[column]] if names else row[column]
+        label = label_of(row)
         if label not in task.labels:
             continue
         truth.append(task.labels.index(label))
