@@ -85,6 +85,12 @@ def _cnn(inputs, num_classes: int):
 
 
 def _mobilenetv2(inputs, num_classes: int, weights: str | None, dropout: float):
+    x = layers.Dropout(dropout)(_mobilenetv2_features(inputs, weights))
+    return layers.Dense(num_classes, activation="softmax", name="probs")(x)
+
+
+def _mobilenetv2_features(inputs, weights: str | None):
+    """ImageNet MobileNetV2's globally pooled 1280 features of [0, 255] pixels."""
     x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
     backbone = _pretrained(
         keras.applications.MobileNetV2,
@@ -94,9 +100,7 @@ def _mobilenetv2(inputs, num_classes: int, weights: str | None, dropout: float):
         include_top=False,
         pooling="avg",
     )
-    x = backbone(x)
-    x = layers.Dropout(dropout)(x)
-    return layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return backbone(x)
 
 
 def _pretrained(factory, weights: str | None, **kwargs) -> keras.Model:
@@ -115,6 +119,15 @@ def _pretrained(factory, weights: str | None, **kwargs) -> keras.Model:
 
 
 def _vgg16(inputs, num_classes: int, weights: str | None):
+    x = _vgg16_features(inputs, weights)
+    for _ in range(3):
+        x = layers.Dense(512, activation="relu")(x)
+        x = layers.Dropout(0.4)(x)
+    return layers.Dense(num_classes, activation="softmax", name="probs")(x)
+
+
+def _vgg16_features(inputs, weights: str | None):
+    """The second paper's VGG16 trunk: blocks 4-5 trainable, GAP, BatchNorm, Dense 1024 + Dropout 0.5."""
     x = CaffePreprocess()(inputs)
     backbone = _pretrained(keras.applications.VGG16, weights, input_shape=tuple(inputs.shape[1:]), include_top=False)
     for layer in backbone.layers:
@@ -123,11 +136,28 @@ def _vgg16(inputs, num_classes: int, weights: str | None):
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.BatchNormalization()(x)
     x = layers.Dense(1024, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    for _ in range(3):
-        x = layers.Dense(512, activation="relu")(x)
-        x = layers.Dropout(0.4)(x)
-    return layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return layers.Dropout(0.5)(x)
+
+
+def build_embedder(
+    arch: str, dim: int = 128, input_size: int | None = None, weights: str | None = "imagenet", dropout: float = 0.2
+) -> keras.Model:
+    """A face-embedding model: ``arch``'s features, a linear ``dim``-D projection, unit length.
+
+    For open-set recognition: faces are compared by cosine similarity of
+    these outputs, so people never seen in training can be enrolled.
+    """
+    if arch not in ("mobilenetv2", "vgg16"):
+        raise ValueError(f"embedding models are built on mobilenetv2 or vgg16, not {arch!r}")
+    size = input_size or DEFAULT_INPUT_SIZE[arch]
+    inputs = keras.Input((size, size, 3), name="pixels")
+    if arch == "mobilenetv2":
+        x = layers.Dropout(dropout)(_mobilenetv2_features(inputs, weights))
+    else:
+        x = _vgg16_features(inputs, weights)
+    x = layers.Dense(dim, name="projection")(x)
+    outputs = layers.UnitNormalization(name="embedding")(x)
+    return keras.Model(inputs, outputs, name=f"{arch}-embedder")
 
 
 def set_backbone_trainable(model: keras.Model, from_layer: str | None) -> None:

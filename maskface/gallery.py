@@ -46,13 +46,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
 from .crops import CropSpec
 from .face import Prediction
 from .matching import DEFAULT_RULE, normalise, person_scores
+
+if TYPE_CHECKING:
+    from .store import StoredModel
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,39 @@ class FrozenBackboneEmbedder:
         return normalise(np.concatenate(features))
 
 
+class ModelEmbedder:
+    """A trained ``identity`` model (see ``training.distill``) as an :class:`Embedder`.
+
+    Its ``model_id`` is the id written into the model when it was trained, so
+    a retrained model never silently matches against another's gallery.
+    """
+
+    def __init__(self, stored: StoredModel, batch_size: int = 64) -> None:
+        if stored.spec.task != "identity":
+            raise ValueError(f"model {stored.source!r} is a {stored.spec.task} model, not an identity model")
+        self.stored = stored
+        self.crop = stored.spec.crop
+        self.model_id = str(stored.spec.training.get("embedding_id") or f"{stored.spec.arch}-{self.crop.size}px")
+        self.batch_size = batch_size
+
+    @property
+    def threshold(self) -> float | None:
+        """The model's measured ID-M threshold at FAR 1% (masked probes), if it was evaluated."""
+        value = self.stored.spec.metrics.get("ID-M", {}).get("unknown_threshold")
+        return None if value is None else float(value)
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Unit-norm embeddings (N, D) of uint8 RGB crops (N, size, size, 3)."""
+        pixels = np.asarray(crops, dtype=np.float32)
+        rows = [
+            np.asarray(self.stored.model(pixels[i : i + self.batch_size], training=False))
+            for i in range(0, len(pixels), self.batch_size)
+        ]
+        if not rows:
+            return np.zeros((0, self.stored.model.output_shape[-1]), np.float32)
+        return normalise(np.concatenate(rows))
+
+
 @dataclass
 class _Person:
     id: str
@@ -164,13 +200,19 @@ class Gallery:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike, model_id: str, create: bool = True, threshold: float | None = None
+        cls,
+        path: str | os.PathLike,
+        model_id: str,
+        create: bool = True,
+        threshold: float | None = None,
+        default_threshold: float | None = None,
     ) -> Gallery:
         """Open the gallery in folder ``path`` for embeddings of ``model_id``.
 
         A missing gallery is created (folder included) unless ``create`` is
         False. ``threshold``, when given, becomes the gallery's stored
-        threshold; a new gallery otherwise gets :data:`DEFAULT_THRESHOLD`.
+        threshold; a new gallery otherwise gets ``default_threshold`` (the
+        model's calibrated one) or else :data:`DEFAULT_THRESHOLD`.
         Raises :class:`GalleryError` when the gallery belongs to another model.
         """
         folder = Path(path)
@@ -178,7 +220,8 @@ class Gallery:
             if not create:
                 raise FileNotFoundError(f"no gallery at {folder} (no {INDEX} there)")
             folder.mkdir(parents=True, exist_ok=True)
-        gallery = cls(folder, model_id, DEFAULT_THRESHOLD if threshold is None else float(threshold))
+        initial = threshold if threshold is not None else default_threshold
+        gallery = cls(folder, model_id, DEFAULT_THRESHOLD if initial is None else float(initial))
         with gallery._lock():
             if not (folder / INDEX).is_file():
                 gallery._write()

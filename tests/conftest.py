@@ -49,6 +49,32 @@ def save_tiny_model(task: str, folder: Path) -> Path:
     return save_model(model, spec, folder)
 
 
+def save_tiny_identity_model(folder: Path, embedding_id: str = "tiny-identity") -> Path:
+    """A randomly initialised 32x32 embedding model (16-D, unit length), saved like a shipped identity model."""
+    import keras
+    from keras import layers
+
+    from maskface.crops import CropSpec
+    from maskface.store import ModelSpec, save_model
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    # centred pixels and a linear conv: a random projection, so different pictures get distant embeddings
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
+    x = layers.Conv2D(8, 3)(x)
+    x = layers.Flatten()(x)
+    outputs = layers.UnitNormalization()(layers.Dense(16)(x))
+    spec = ModelSpec(
+        task="identity", arch="tiny", labels=[], crop=CropSpec(32, 1.2), training={"embedding_id": embedding_id}
+    )
+    return save_model(keras.Model(inputs, outputs), spec, folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_identity_model(tmp_path_factory) -> Path:
+    return save_tiny_identity_model(tmp_path_factory.mktemp("models") / "tiny-identity")
+
+
 @pytest.fixture(scope="session")
 def tiny_mask_model(tmp_path_factory) -> Path:
     return save_tiny_model("mask", tmp_path_factory.mktemp("models") / "tiny-mask")
