@@ -1,0 +1,243 @@
+"""Train the identity embedding by distillation: a Keras student learns dlib's descriptor of the bare face.
+
+Masks destroy generic face embeddings (dlib: 98% rank-1 on bare ID-M probes,
+58% on masked ones). The student sees each training face bare or with a
+simulated mask and must output the descriptor dlib's ResNet gives the *bare*
+face, so a masked probe lands where its owner's enrolment photos do. No
+identity labels are needed, so every bare training face counts: LFW
+``split=train`` (never the test people ID-M enrols) and the bare faces of
+``mask/train``.
+
+Steps (``training/dlib_teacher.py`` runs in dlib's own environment)::
+
+    /tmp/dlibenv/bin/python training/dlib_teacher.py runs/distill/dlib_train.npz \\
+        ../shared/data/lfw ../shared/data/mask/train/without_mask
+    python -m training distill --teacher runs/distill/dlib_train.npz --out runs/identity-mobilenetv2
+
+Teacher descriptors are centred on their training mean and L2-normalised: dlib
+descriptors share a large common component, and removing it spreads people
+apart on the sphere the student regresses onto (cosine loss).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from maskface.architectures import build_embedder, default_backbone_weights
+from maskface.crops import CropSpec, crop_square
+from maskface.detect import make_detector
+from maskface.image import load_image
+from maskface.masksim import simulate_mask
+from maskface.matching import normalise
+from maskface.store import ModelSpec, save_model
+
+from .train import DETECTOR_BOX_SCALE
+
+log = logging.getLogger(__name__)
+
+# Stored crops are larger than the input, framed wider in proportion, so a random
+# input-sized window shifts the face a little (augmentation) and the central window
+# frames it exactly as the analyzer does (crop scale DETECTOR_BOX_SCALE).
+JITTER = 1.125
+
+
+@dataclass
+class DistillConfig:
+    teacher: str
+    """``.npz`` from ``training/dlib_teacher.py``: ``file`` paths and their ``descriptor`` rows."""
+    out: str
+    arch: str = "mobilenetv2"
+    input_size: int = 128
+    dim: int = 128
+    epochs: int = 12
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    masked_variants: int = 3
+    """Simulated-mask versions drawn per face (each with its own seed and style)."""
+    bare_fraction: float = 0.3
+    """Share of training samples shown bare (enrolment photos are bare)."""
+    val_fraction: float = 0.05
+    weights: str | None = "auto"
+    seed: int = 1234
+    limit: int | None = None
+    cache_dir: str | None = ".cache/maskface"
+    detector: str = "auto"
+
+
+def face_variants(paths: list[str], size: int, variants: int, seed: int, detector: str) -> tuple[np.ndarray, np.ndarray]:
+    """Crops (N, 1 + variants, size, size, 3) uint8 of each image's central face: bare, then masked.
+
+    Returns the crops and the indices of ``paths`` they come from; images in
+    which no face is detected are left out (a fallback square would teach noise).
+    """
+    from .protocols import locate_face
+
+    found = make_detector(detector)
+    crops, kept = [], []
+    for i, path in enumerate(tqdm(paths, desc="faces and simulated masks", unit="img")):
+        image = load_image(path)
+        face = locate_face(image, found)
+        if not face.detected:
+            continue
+        versions = [image] + [
+            simulate_mask(image, face.keypoints, face.box, rng=seed * 1_000_003 + i * 17 + k) for k in range(variants)
+        ]
+        crops.append(np.stack([crop_square(v, face.box, size, DETECTOR_BOX_SCALE * JITTER) for v in versions]))
+        kept.append(i)
+    return np.stack(crops), np.asarray(kept)
+
+
+def cached_variants(cfg: DistillConfig, paths: list[str], stored_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`face_variants`, kept in ``cfg.cache_dir`` (detection and masking take minutes)."""
+    key = {"paths": paths, "size": stored_size, "variants": cfg.masked_variants, "seed": cfg.seed, "detector": cfg.detector}
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    path = Path(cfg.cache_dir) / f"distill-{digest}.npz" if cfg.cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path) as saved:
+            log.info("using cached faces %s", path)
+            return saved["crops"], saved["kept"]
+    crops, kept = face_variants(paths, stored_size, cfg.masked_variants, cfg.seed, cfg.detector)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, crops=crops, kept=kept)
+        tmp.replace(path)
+    return crops, kept
+
+
+class DistillBatches(keras.utils.PyDataset):
+    """Batches of (crop, target descriptor): a random version of each face, shifted, flipped, recoloured.
+
+    Validation batches (``train=False``) show every face masked (its first
+    masked version), centred and unaltered.
+    """
+
+    def __init__(
+        self, crops: np.ndarray, targets: np.ndarray, size: int, batch_size: int, bare_fraction: float,
+        train: bool, seed: int,
+    ) -> None:
+        super().__init__()
+        self.crops, self.targets, self.size = crops, targets.astype(np.float32), size
+        self.batch_size, self.bare_fraction, self.train = batch_size, bare_fraction, train
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(crops)) if train else np.arange(len(crops))
+
+    def __len__(self) -> int:
+        return -(-len(self.crops) // self.batch_size)
+
+    def on_epoch_end(self) -> None:
+        if self.train:
+            self.order = self.rng.permutation(len(self.crops))
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        stored, size = self.crops.shape[2], self.size
+        if not self.train:
+            offset = (stored - size) // 2
+            batch = self.crops[rows, 1, offset : offset + size, offset : offset + size]
+            return batch.astype(np.float32), self.targets[rows]
+        n = len(rows)
+        masked = self.rng.integers(1, self.crops.shape[1], n)
+        version = np.where(self.rng.random(n) < self.bare_fraction, 0, masked)
+        dx, dy = self.rng.integers(0, stored - size + 1, (2, n))
+        batch = np.stack(
+            [self.crops[r, v, y : y + size, x : x + size] for r, v, x, y in zip(rows, version, dx, dy)]
+        ).astype(np.float32)
+        flip = self.rng.random(n) < 0.5
+        batch[flip] = batch[flip, :, ::-1]
+        # colour: contrast and brightness per image, a grey image now and then (phone photos vary)
+        mean = batch.mean(axis=(1, 2, 3), keepdims=True)
+        contrast = self.rng.uniform(0.7, 1.3, (n, 1, 1, 1))
+        brightness = self.rng.uniform(-30, 30, (n, 1, 1, 1))
+        batch = (batch - mean) * contrast + mean + brightness
+        grey = self.rng.random(n) < 0.1
+        batch[grey] = batch[grey].mean(axis=-1, keepdims=True)
+        return np.clip(batch, 0, 255), self.targets[rows]
+
+
+def cosine_loss(y_true, y_pred):
+    """1 - cosine similarity between the student's (unit) embedding and the unit teacher target."""
+    return 1.0 - keras.ops.sum(y_true * y_pred, axis=-1)
+
+
+def load_teacher(path: str, limit: int | None, seed: int) -> tuple[list[str], np.ndarray]:
+    """The teacher's file list and its descriptors, centred on their mean and L2-normalised."""
+    with np.load(path) as saved:
+        files, descriptors = [str(f) for f in saved["file"]], saved["descriptor"].astype(np.float32)
+    if limit:
+        pick = np.sort(np.random.default_rng(seed).permutation(len(files))[:limit])
+        files, descriptors = [files[i] for i in pick], descriptors[pick]
+    return files, normalise(descriptors - descriptors.mean(axis=0))
+
+
+def distill(cfg: DistillConfig) -> Path:
+    """Train the student; save the best-validation weights as an ``identity`` model in ``cfg.out``."""
+    keras.utils.set_random_seed(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files, targets = load_teacher(cfg.teacher, cfg.limit, cfg.seed)
+    stored_size = int(round(cfg.input_size * JITTER))
+    crops, kept = cached_variants(cfg, files, stored_size)
+    targets = targets[kept]
+    log.info("%d of %d teacher faces found by the detector", len(kept), len(files))
+
+    held = np.random.default_rng(cfg.seed).random(len(crops)) < cfg.val_fraction
+    train_idx, val_idx = np.flatnonzero(~held), np.flatnonzero(held)
+    train_batches = DistillBatches(
+        crops[train_idx], targets[train_idx], cfg.input_size, cfg.batch_size, cfg.bare_fraction, True, cfg.seed
+    )
+    val_batches = DistillBatches(crops[val_idx], targets[val_idx], cfg.input_size, cfg.batch_size, 0, False, cfg.seed)
+
+    weights = default_backbone_weights(cfg.arch) if cfg.weights == "auto" else cfg.weights
+    model = build_embedder(cfg.arch, cfg.dim, cfg.input_size, weights=weights)
+    steps = cfg.epochs * len(train_batches)
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps, warmup_target=None, alpha=0.02)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=cosine_loss)
+    checkpoint = out / "best.weights.h5"
+    started = time.time()
+    fit = model.fit(
+        train_batches,
+        validation_data=val_batches,
+        epochs=cfg.epochs,
+        verbose=1 if sys.stderr.isatty() else 2,
+        callbacks=[
+            keras.callbacks.ModelCheckpoint(
+                str(checkpoint), monitor="val_loss", save_best_only=True, save_weights_only=True, mode="min"
+            )
+        ],
+    )
+    seconds = time.time() - started
+    model.load_weights(str(checkpoint))
+    checkpoint.unlink()
+    history = [{k: float(v[i]) for k, v in fit.history.items()} for i in range(len(fit.history["loss"]))]
+    settings = asdict(cfg) | {
+        "method": "distillation of dlib_face_recognition_resnet_model_v1 (bare face) into a student seeing "
+        "bare and simulated-masked faces; cosine loss on centred unit descriptors",
+        "weights": weights,
+        "train_faces": int(len(train_idx)),
+        "val_faces": int(len(val_idx)),
+        "best_val_loss": float(min(fit.history["val_loss"])),
+        "train_seconds": round(seconds, 1),
+        "images_per_second": round(len(train_idx) * cfg.epochs / seconds, 1),
+    }
+    spec = ModelSpec(
+        task="identity",
+        arch=cfg.arch,
+        labels=[],
+        crop=CropSpec(size=cfg.input_size, scale=DETECTOR_BOX_SCALE),
+        training=settings,
+    )
+    save_model(model, spec, out)
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    log.info("saved %s (best validation cosine loss %.4f)", out, settings["best_val_loss"])
+    return out

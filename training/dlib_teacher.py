@@ -1,0 +1,83 @@
+"""dlib's face descriptors of bare training faces: the targets the identity student learns to produce.
+
+Distillation needs no identity labels: the student (``training.distill``)
+sees a face, often with a simulated mask, and must output the 128-D descriptor
+that dlib's ResNet gives the same face bare. dlib is not a project dependency,
+so this script runs in an environment of its own (see ``bench/dlib_baseline.py``):
+
+    /tmp/dlibenv/bin/python training/dlib_teacher.py OUT.npz DATA_DIR [DATA_DIR ...]
+
+Each DATA_DIR holds bare faces: LFW (its ``metadata.csv``; only ``split=train``
+rows, so test people never reach training) or a plain folder of images such as
+``mask/train/without_mask``. Writes ``file`` (the paths as given), ``descriptor``
+(N, 128) float32 and ``hog``, whether dlib's own detector found the face (else
+the central square is used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from pathlib import Path
+
+import dlib
+import face_recognition_models
+import numpy as np
+from PIL import Image, ImageOps
+
+log = logging.getLogger("dlib_teacher")
+SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+# LFW's face is about the central 70-90 px of 150; other sets are face crops: the central 80% is used.
+CENTRAL_FRACTION = 0.6
+
+
+def training_files(data_dir: Path) -> list[Path]:
+    """Every training image of the folder."""
+    metadata = data_dir / "metadata.csv"
+    if metadata.is_file():
+        with open(metadata, newline="") as f:
+            return [data_dir / row["file_name"] for row in csv.DictReader(f) if row.get("split", "train") == "train"]
+    return sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in SUFFIXES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("data", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+    detector = dlib.get_frontal_face_detector()
+    landmarks = dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
+    encoder = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
+    files, descriptors, hog = [], [], []
+    for data_dir in args.data:
+        paths = training_files(data_dir)
+        log.info("%s: %d images", data_dir, len(paths))
+        for i, path in enumerate(paths):
+            image = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+            height, width = image.shape[:2]
+            found = detector(image, 1)
+            if len(found):
+                cx, cy = width / 2, height / 2
+                box = min(found, key=lambda r: np.hypot((r.left() + r.right()) / 2 - cx, (r.top() + r.bottom()) / 2 - cy))
+            else:
+                side = int(min(width, height) * (CENTRAL_FRACTION if width == 150 == height else 0.8))
+                left, top = (width - side) // 2, (height - side) // 2
+                box = dlib.rectangle(left, top, left + side, top + side)
+            descriptors.append(np.asarray(encoder.compute_face_descriptor(image, landmarks(image, box)), np.float32))
+            files.append(str(path))
+            hog.append(bool(len(found)))
+            if (i + 1) % 500 == 0:
+                log.info("%d / %d", i + 1, len(paths))
+    tmp = args.out.with_suffix(".tmp.npz")
+    np.savez(tmp, file=np.array(files), descriptor=np.stack(descriptors), hog=np.array(hog))
+    tmp.replace(args.out)
+    log.info("wrote %s: %d descriptors, dlib found %d faces itself", args.out, len(files), sum(hog))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
