@@ -4,6 +4,8 @@
   stdout; logs go to stderr. The exit code is 2 when any input could not be read.
 - ``models`` lists the shipped models with their measured figures.
 - ``simulate-mask`` writes copies of a folder's images with simulated masks.
+- ``enroll`` and ``gallery build|list|remove`` manage the people ``predict
+  --gallery`` recognises.
 """
 
 from __future__ import annotations
@@ -30,8 +32,25 @@ def _parser() -> argparse.ArgumentParser:
     for task in TASKS:
         p.add_argument(f"--{task}-model", help=f"{task} model: shipped name, model folder or hf://org/repo[@revision]")
     p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector setting (default: auto)")
+    p.add_argument("--gallery", type=Path, help="also identify each face among the people enrolled in this gallery")
+    p.add_argument("--identity-model", help="identity model for --gallery (default: identity-mobilenetv2)")
 
     sub.add_parser("models", help="list the shipped models and their measured figures")
+
+    p = sub.add_parser("enroll", help="enrol a person in a gallery from photos showing only them")
+    _gallery_options(p)
+    p.add_argument("--name", required=True, help="the person's name (stored as given, never used as a path)")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos showing exactly one face each")
+
+    p = sub.add_parser("gallery", help="build, list or edit a gallery of enrolled people")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    build = verbs.add_parser("build", help="enrol every person of DATA_DIR (one sub-folder of photos per person)")
+    build.add_argument("data_dir", type=Path, metavar="DATA_DIR")
+    _gallery_options(build)
+    _gallery_options(verbs.add_parser("list", help="list the enrolled people (JSON lines)"))
+    remove = verbs.add_parser("remove", help="remove a person by id or name")
+    remove.add_argument("person", metavar="NAME_OR_ID")
+    _gallery_options(remove)
 
     p = sub.add_parser("simulate-mask", help="draw simulated masks on the faces in a folder's images")
     p.add_argument("in_dir", type=Path, metavar="IN_DIR", help="folder of images (read recursively)")
@@ -42,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _gallery_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gallery", type=Path, required=True, help="the gallery folder (created when missing)")
+    p.add_argument("--identity-model", help="identity model (default: identity-mobilenetv2)")
+    p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector setting (default: auto)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
@@ -49,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return _list_models()
     if args.command == "simulate-mask":
         return _simulate_masks(args)
+    if args.command in ("enroll", "gallery"):
+        return _gallery(args)
     return _predict(args)
 
 
@@ -60,8 +87,10 @@ def _predict(args: argparse.Namespace) -> int:
     try:
         chosen = {task: getattr(args, f"{task}_model") for task in TASKS}
         models = {**DEFAULT_MODELS, **{task: source for task, source in chosen.items() if source}}
-        analyzer = Analyzer(models=models, detector=args.detector)
-    except ModelNotFoundError as err:
+        if args.identity_model:
+            models["identity"] = args.identity_model
+        analyzer = Analyzer(models=models, detector=args.detector, gallery=args.gallery)
+    except (ModelNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     failed = False
@@ -69,6 +98,45 @@ def _predict(args: argparse.Namespace) -> int:
         failed = failed or result.error is not None
         print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
     return 2 if failed else 0
+
+
+def _gallery(args: argparse.Namespace) -> int:
+    """``enroll`` and ``gallery build|list|remove``; errors are one line on stderr and exit code 1."""
+    from .analyzer import Analyzer
+    from .gallery import GalleryError
+    from .image import ImageError, iter_image_files
+    from .store import ModelNotFoundError
+
+    try:
+        models = {"identity": args.identity_model} if args.identity_model else {}
+        analyzer = Analyzer(models=models, detector=args.detector, gallery=args.gallery)
+        gallery = analyzer.gallery
+        if args.command == "enroll":
+            person = analyzer.enroll(args.name, args.images)
+            print(json.dumps({"id": person, "name": args.name}, ensure_ascii=False))
+        elif args.verb == "build":
+            if not args.data_dir.is_dir():
+                raise ValueError(f"not a folder: {args.data_dir}")
+            from tqdm import tqdm
+
+            for folder in tqdm(sorted(p for p in args.data_dir.iterdir() if p.is_dir()), desc="enrolling", unit="person"):
+                photos = list(iter_image_files([folder]))
+                try:
+                    person = analyzer.enroll(folder.name, photos)
+                except (ValueError, ImageError) as err:
+                    print(f"skipped {folder.name!r}: {err}", file=sys.stderr)
+                    continue
+                print(json.dumps({"id": person, "name": folder.name, "photos": len(photos)}, ensure_ascii=False))
+        elif args.verb == "list":
+            for person in gallery.people():
+                print(json.dumps(person, ensure_ascii=False))
+        else:
+            removed = gallery.remove(args.person)
+            print(json.dumps({"removed": args.person, "embeddings": removed}, ensure_ascii=False))
+    except (ModelNotFoundError, GalleryError, ImageError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _list_models() -> int:

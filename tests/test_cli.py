@@ -127,3 +127,79 @@ def test_gender_model_adds_a_gender_result_per_face(capsys, tiny_mask_model, tin
     assert cli.main([*argv, path]) == 0
     (face,) = json.loads(capsys.readouterr().out)["faces"]
     assert face["gender"]["label"] in ("female", "male") and face["mask"]["label"] in ("with_mask", "without_mask")
+
+
+# --- gallery verbs ------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def people_dir(shared_data, tmp_path) -> Path:
+    """DATA_DIR for ``gallery build``: two LFW people, two photos each, a photo of two people, a blank photo."""
+    import shutil
+
+    root = tmp_path / "people"
+    for person in ("Hugo_Chavez", "Serena_Williams"):
+        (root / person).mkdir(parents=True)
+        for photo_file in sorted((shared_data / "lfw" / "images" / person).iterdir())[:2]:
+            shutil.copy(photo_file, root / person / photo_file.name)
+    (root / "nobody").mkdir()
+    Image.new("RGB", (80, 80), (120, 120, 120)).save(root / "nobody" / "blank.png")
+    (root / "two_people").mkdir()
+    shutil.copy(shared_data / "lfw" / "images" / "Tony_Blair" / "Tony_Blair_0001.jpg", root / "two_people")
+    return root
+
+
+def gallery_cli(capsys, *argv: str) -> tuple[int, list[dict], str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def test_gallery_build_list_predict_remove(people_dir, tiny_identity_model, tiny_mask_model, tmp_path, capsys):
+    gallery = str(tmp_path / "gallery")
+    common = ["--gallery", gallery, "--identity-model", str(tiny_identity_model)]
+    code, built, err = gallery_cli(capsys, "gallery", "build", str(people_dir), *common)
+    assert code == 0 and sorted(p["name"] for p in built) == ["Hugo_Chavez", "Serena_Williams"]
+    assert "skipped 'nobody': enrolment photo 1 shows no face" in err
+    assert "skipped 'two_people': enrolment photo 1 shows 2 faces" in err
+
+    code, listed, _ = gallery_cli(capsys, "gallery", "list", *common)
+    assert [p["name"] for p in listed] == [p["name"] for p in built]
+    assert all(p["embeddings"] == 2 * 3 for p in listed)  # each photo bare + 2 simulated masks
+
+    probe = sorted((people_dir / "Hugo_Chavez").iterdir())[0]
+    code, lines, _ = gallery_cli(capsys, "predict", "--mask-model", str(tiny_mask_model), *common, str(probe))
+    identity = lines[0]["faces"][0]["identity"]
+    assert identity["candidates"][0] == {"label": "Hugo_Chavez", "score": pytest.approx(1.0, abs=1e-5)}
+    assert {c["label"] for c in identity["candidates"]} == {"Hugo_Chavez", "Serena_Williams"}
+
+    code, removed, _ = gallery_cli(capsys, "gallery", "remove", "Hugo_Chavez", *common)
+    assert code == 0 and removed == [{"removed": "Hugo_Chavez", "embeddings": 6}]
+    assert [p["name"] for p in gallery_cli(capsys, "gallery", "list", *common)[1]] == ["Serena_Williams"]
+
+
+@pytest.mark.parametrize("name", ["../../etc", "Zoë <script>alert(1)</script>"])
+def test_enroll_stores_hostile_names_as_data(people_dir, tiny_identity_model, tmp_path, capsys, name):
+    gallery = tmp_path / "gallery"
+    photos = [str(p) for p in sorted((people_dir / "Hugo_Chavez").iterdir())]
+    code, lines, _ = gallery_cli(
+        capsys, "enroll", "--gallery", str(gallery), "--identity-model", str(tiny_identity_model), "--name", name, *photos
+    )
+    assert code == 0 and lines[0]["name"] == name
+    assert {p.name for p in gallery.iterdir()} <= {"gallery.json", "gallery.lock"} | {
+        p.name for p in gallery.glob("embeddings-*.npy")
+    }
+    assert not (tmp_path / "etc").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "photo_of", "message"),
+    [("", "Hugo_Chavez", "must not be empty"), ("X", "nobody", "no face"), ("X", "two_people", "2 faces")],
+)
+def test_enroll_errors_are_one_clear_line(people_dir, tiny_identity_model, tmp_path, capsys, name, photo_of, message):
+    photos = [str(p) for p in sorted((people_dir / photo_of).iterdir())]
+    code, lines, err = gallery_cli(
+        capsys, "enroll", "--gallery", str(tmp_path / "g"), "--identity-model", str(tiny_identity_model),
+        "--name", name, *photos,
+    )
+    assert code == 1 and lines == [] and err.startswith("error:") and message in err
