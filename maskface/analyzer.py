@@ -25,6 +25,7 @@ from .detect import Detector, make_detector
 from .face import Face, Prediction
 from .gallery import Gallery, ModelEmbedder
 from .image import ImageError, ImageSource, load_image
+from .inference import predictor_for
 from .masksim import simulate_mask
 from .store import StoredModel, load_model
 
@@ -46,6 +47,13 @@ class ImageResult:
 
     def to_dict(self) -> dict:
         return {"image": self.image, "faces": [face.to_dict() for face in self.faces], "error": self.error}
+
+
+def enrolment_versions(image: np.ndarray, face: Face, number: int, masked_copies: int) -> list[np.ndarray]:
+    """Enrolment photo ``number`` bare, then with ``masked_copies`` simulated masks on ``face`` (seeded by number)."""
+    return [image] + [
+        simulate_mask(image, face.keypoints, face.box, rng=number * 1000 + k) for k in range(masked_copies)
+    ]
 
 
 class Analyzer:
@@ -117,7 +125,7 @@ class Analyzer:
             return []
         spec = stored.spec.crop if not assume_face else CropSpec(stored.spec.crop.size, 1.0)
         batch = crop_faces(pixels, [face.box for face in faces], spec).astype(np.float32)
-        probs = np.asarray(stored.model(batch, training=False))
+        probs = predictor_for(stored.model)(batch)
         labels = stored.spec.labels
         return [Prediction(labels[i], float(p[i])) for p, i in zip(probs, probs.argmax(axis=1))]
 
@@ -146,11 +154,7 @@ class Analyzer:
             if len(faces) != 1:
                 what = "no face" if not faces else f"{len(faces)} faces"
                 raise ValueError(f"enrolment photo {number} shows {what}; use photos showing only {name!r}")
-            face = faces[0]
-            versions = [pixels] + [
-                simulate_mask(pixels, face.keypoints, face.box, rng=number * 1000 + k) for k in range(masked_copies)
-            ]
-            rows += [self.embed(version, faces) for version in versions]
+            rows += [self.embed(v, faces) for v in enrolment_versions(pixels, faces[0], number, masked_copies)]
         if not rows:
             raise ValueError("give at least one enrolment photo")
         return self.gallery.enroll(name, np.concatenate(rows))

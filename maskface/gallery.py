@@ -147,11 +147,11 @@ class ModelEmbedder:
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         """Unit-norm embeddings (N, D) of uint8 RGB crops (N, size, size, 3)."""
+        from .inference import predictor_for
+
+        predict = predictor_for(self.stored.model)
         pixels = np.asarray(crops, dtype=np.float32)
-        rows = [
-            np.asarray(self.stored.model(pixels[i : i + self.batch_size], training=False))
-            for i in range(0, len(pixels), self.batch_size)
-        ]
+        rows = [predict(pixels[i : i + self.batch_size]) for i in range(0, len(pixels), self.batch_size)]
         if not rows:
             return np.zeros((0, self.stored.model.output_shape[-1]), np.float32)
         return normalise(np.concatenate(rows))
