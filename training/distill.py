@@ -12,7 +12,8 @@ Steps (``training/dlib_teacher.py`` runs in dlib's own environment)::
 
     /tmp/dlibenv/bin/python training/dlib_teacher.py runs/distill/dlib_train.npz \\
         ../shared/data/lfw ../shared/data/mask/train/without_mask
-    python -m training distill --teacher runs/distill/dlib_train.npz --out runs/identity-mobilenetv2
+    python -m training.distill --teacher runs/distill/dlib_train.*.npz --out runs/identity-mobilenetv2
+    python -m training evaluate --model runs/identity-mobilenetv2 --data ../shared/data/lfw --write
 
 Teacher descriptors are centred on their training mean and L2-normalised: dlib
 descriptors share a large common component, and removing it spreads people
@@ -21,11 +22,14 @@ apart on the sphere the student regresses onto (cosine loss).
 
 from __future__ import annotations
 
+import csv
+import argparse
 import hashlib
 import json
 import logging
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,9 +45,13 @@ from maskface.masksim import simulate_mask
 from maskface.matching import normalise
 from maskface.store import ModelSpec, save_model
 
+from .protocols import DEFAULT_LFW
 from .train import DETECTOR_BOX_SCALE
 
 log = logging.getLogger(__name__)
+
+DEFAULT_BARE = DEFAULT_LFW.parent / "mask" / "train" / "without_mask"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 # Stored crops are larger than the input, framed wider in proportion, so a random
 # input-sized window shifts the face a little (augmentation) and the central window
@@ -53,11 +61,11 @@ JITTER = 1.125
 
 @dataclass
 class DistillConfig:
-    teacher: str
-    """``.npz`` from ``training/dlib_teacher.py``: ``file`` paths and their ``descriptor`` rows."""
+    teacher: list[str]
+    """``.npz`` files from ``training/dlib_teacher.py`` (its shards): ``files`` and their ``descriptors``."""
     out: str
     arch: str = "mobilenetv2"
-    input_size: int = 128
+    input_size: int = 112
     dim: int = 128
     epochs: int = 12
     batch_size: int = 64
@@ -70,6 +78,7 @@ class DistillConfig:
     weights: str | None = "auto"
     seed: int = 1234
     limit: int | None = None
+    """Train on at most this many faces (quick runs)."""
     cache_dir: str | None = ".cache/maskface"
     detector: str = "auto"
 
@@ -170,14 +179,25 @@ def cosine_loss(y_true, y_pred):
     return 1.0 - keras.ops.sum(y_true * y_pred, axis=-1)
 
 
-def load_teacher(path: str, limit: int | None, seed: int) -> tuple[list[str], np.ndarray]:
-    """The teacher's file list and its descriptors, centred on their mean and L2-normalised."""
-    with np.load(path) as saved:
-        files, descriptors = [str(f) for f in saved["file"]], saved["descriptor"].astype(np.float32)
-    if limit:
-        pick = np.sort(np.random.default_rng(seed).permutation(len(files))[:limit])
-        files, descriptors = [files[i] for i in pick], descriptors[pick]
-    return files, normalise(descriptors - descriptors.mean(axis=0))
+def load_teacher(paths: list[str]) -> dict[str, np.ndarray]:
+    """Each described file's descriptor by absolute path, from every part ``dlib_teacher.py`` wrote."""
+    teacher: dict[str, np.ndarray] = {}
+    for path in paths:
+        with np.load(path) as saved:
+            names = [str(Path(f).resolve()) for f in saved["files"]]
+            teacher.update(zip(names, saved["descriptors"].astype(np.float32)))
+    return teacher
+
+
+def training_images(lfw_dir: Path = DEFAULT_LFW, bare_dirs: tuple[Path, ...] = (DEFAULT_BARE,)) -> list[str]:
+    """The bare training faces' absolute paths, in a fixed order: LFW ``split=train`` (``metadata.csv``
+    order), then each folder's."""
+    lfw_dir = Path(lfw_dir).resolve()
+    with open(lfw_dir / "metadata.csv", newline="") as f:
+        files = [str(lfw_dir / row["file_name"]) for row in csv.DictReader(f) if row["split"] == "train"]
+    for folder in bare_dirs:
+        files += [str(p) for p in sorted(Path(folder).resolve().rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+    return files
 
 
 def distill(cfg: DistillConfig) -> Path:
@@ -185,11 +205,19 @@ def distill(cfg: DistillConfig) -> Path:
     keras.utils.set_random_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    files, targets = load_teacher(cfg.teacher, cfg.limit, cfg.seed)
+    files = training_images()
     stored_size = int(round(cfg.input_size * JITTER))
     crops, kept = cached_variants(cfg, files, stored_size)
-    targets = targets[kept]
-    log.info("%d of %d teacher faces found by the detector", len(kept), len(files))
+    teacher = load_teacher(cfg.teacher)
+    # the faces both the detector found and the teacher has described (it may still be running)
+    rows = [row for row, i in enumerate(kept) if files[i] in teacher]
+    if cfg.limit:
+        rows = sorted(np.random.default_rng(cfg.seed).permutation(rows)[: cfg.limit].tolist())
+    crops = crops[rows]
+    described = np.stack([teacher[files[kept[row]]] for row in rows])
+    targets = normalise(described - described.mean(axis=0))
+    log.info("%d faces: %d of %d images with a detected face, %d described by the teacher",
+             len(rows), len(kept), len(files), len(teacher))
 
     held = np.random.default_rng(cfg.seed).random(len(crops)) < cfg.val_fraction
     train_idx, val_idx = np.flatnonzero(~held), np.flatnonzero(held)
@@ -224,6 +252,8 @@ def distill(cfg: DistillConfig) -> Path:
         "method": "distillation of dlib_face_recognition_resnet_model_v1 (bare face) into a student seeing "
         "bare and simulated-masked faces; cosine loss on centred unit descriptors",
         "weights": weights,
+        # galleries record this id: embeddings of a retrained model never mix with the old model's
+        "embedding_id": f"{cfg.arch}-distilled-{uuid.uuid4().hex[:12]}",
         "train_faces": int(len(train_idx)),
         "val_faces": int(len(val_idx)),
         "best_val_loss": float(min(fit.history["val_loss"])),
@@ -241,3 +271,26 @@ def distill(cfg: DistillConfig) -> Path:
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     log.info("saved %s (best validation cosine loss %.4f)", out, settings["best_val_loss"])
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.distill", description=__doc__.split("\n\n")[0])
+    defaults = DistillConfig(teacher=[], out="")
+    parser.add_argument("--teacher", nargs="+", required=True, help="the .npz parts written by dlib_teacher.py")
+    parser.add_argument("--out", required=True, help="folder to write the identity model to")
+    parser.add_argument("--arch", choices=("mobilenetv2", "vgg16"), default=defaults.arch)
+    for name in ("input_size", "dim", "epochs", "batch_size", "masked_variants", "seed", "limit"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    for name in ("learning_rate", "bare_fraction", "val_fraction"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    parser.add_argument("--weights", default="auto", help="backbone weights: auto, imagenet, none, or a .weights.h5 path")
+    parser.add_argument("--cache-dir", default=defaults.cache_dir)
+    args = vars(parser.parse_args(argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args["weights"] = None if args["weights"] == "none" else args["weights"]
+    distill(DistillConfig(**args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

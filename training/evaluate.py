@@ -18,9 +18,10 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from maskface.analyzer import Analyzer  # noqa: E402
+from maskface.analyzer import ENROL_MASKED_COPIES, Analyzer  # noqa: E402
 from maskface.detect import Detector, make_detector  # noqa: E402
 from maskface.face import Face, Prediction  # noqa: E402
+from maskface.gallery import ModelEmbedder  # noqa: E402
 from maskface.image import ImageSource, load_image  # noqa: E402
 from maskface.masksim import simulate_mask  # noqa: E402
 from maskface.store import StoredModel, load_model, resolve, write_spec  # noqa: E402
@@ -28,7 +29,7 @@ from maskface.tasks import get_task  # noqa: E402
 
 from . import data as data_lib  # noqa: E402
 from .card import confusion_png, write_card  # noqa: E402
-from .protocols import locate_face  # noqa: E402
+from .protocols import evaluate_idm, locate_face  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,12 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
     MASK: accuracy, ROC AUC and the confusion matrix of ``predict --assume-face``
     on the face photos of ``split``. GENDER-M: the same plus balanced accuracy
     on the central face of each photo, once with a simulated mask (seeded per
-    image) and once bare.
+    image) and once bare. ID-M (identity models; ``data`` is the LFW folder):
+    see :func:`evaluate_identity`.
     """
     stored = load_model(model_source)
+    if stored.spec.task == "identity":
+        return evaluate_identity(stored, model_source, data, write)
     task = get_task(stored.spec.task)
     analyzer = Analyzer(models={task.name: stored})
     rows = data_lib.load_split(data, split)
@@ -66,6 +70,29 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
         plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(protocol))
         stored.spec.metrics[protocol] = {"split": split} | {k: v for k, v in figs.items() if k != "labels"}
     if write:
+        write_spec(stored.spec, folder)
+        write_card(folder, stored.spec)
+    return report
+
+
+def evaluate_identity(stored: StoredModel, model_source: str, lfw_dir: str, write: bool = False) -> dict:
+    """ID-M figures of an identity model, enrolling as the product does (bare photos + simulated-mask copies).
+
+    The masked probes' threshold at FAR 1% is stored as ``unknown_threshold``:
+    new galleries of this model start with it.
+    """
+    embedder = ModelEmbedder(stored)
+    report = evaluate_idm(
+        lambda crops: embedder.embed(np.stack(crops)), embedder.crop, lfw_dir, masked_copies=ENROL_MASKED_COPIES
+    )
+    report["model"] = str(model_source)
+    stored.spec.metrics["ID-M"] = {
+        "unknown_threshold": report["unknown_threshold"],
+        "masked_copies_per_gallery_image": ENROL_MASKED_COPIES,
+        **{f"{condition} {k}": v for condition in ("masked", "unmasked") for k, v in report[condition].items()},
+    }
+    if write:
+        folder = resolve(model_source)
         write_spec(stored.spec, folder)
         write_card(folder, stored.spec)
     return report

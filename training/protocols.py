@@ -142,17 +142,32 @@ def evaluate_idm(
     lfw_dir: str | Path = DEFAULT_LFW,
     detector: str | Detector = "auto",
     rule: str = DEFAULT_RULE,
+    masked_copies: int = 0,
 ) -> dict:
     """ID-M figures of an embedding model, for masked and for unmasked probes.
 
     ``embed_faces`` maps a list of uint8 RGB face crops, framed by ``crop``,
     to (N, D) embeddings. Probes are scored against each gallery person with
-    ``rule`` (see :mod:`maskface.matching`). ``unknown_threshold`` is the
+    ``rule`` (see :mod:`maskface.matching`). ``masked_copies`` > 0 enrols,
+    beside each bare gallery photo, that many simulated-mask versions of it,
+    as :meth:`maskface.Analyzer.enroll` does. ``unknown_threshold`` is the
     masked probes' threshold at FAR 1%: the value to open a gallery of this
     model with.
     """
     gallery, probes = idm_split(lfw_dir)
     faces = locate_faces(gallery + probes, lfw_dir, detector)
+    if masked_copies:
+        from maskface.analyzer import enrolment_versions
+
+        gallery_images, gallery = zip(
+            *[
+                (version, item)
+                for number, item in enumerate(gallery, start=1)
+                for version in enrolment_versions(faces[item.file_name].image, faces[item.file_name], number, masked_copies)
+            ]
+        )
+    else:
+        gallery_images = [faces[item.file_name].image for item in gallery]
 
     def embed(images: list[np.ndarray], items: Sequence[IdmItem]) -> np.ndarray:
         boxes = [faces[item.file_name].box for item in items]
@@ -163,12 +178,13 @@ def evaluate_idm(
     index = {person: k for k, person in enumerate(people)}
     owners = np.array([index[item.person] for item in gallery])
     truth = np.array([index[item.person] for item in probes])
-    enrolled = embed([faces[item.file_name].image for item in gallery], gallery)
+    enrolled = embed(list(gallery_images), gallery)
     fallbacks = sorted(name for name, face in faces.items() if not face.detected)
     report: dict = {
         "protocol": "ID-M",
         "people": len(people),
-        "gallery_images": len(gallery),
+        "gallery_images": len(set(gallery)),
+        "masked_copies_per_gallery_image": masked_copies,
         "probe_images": len(probes),
         "rule": rule,
         "crop": crop.to_dict(),
