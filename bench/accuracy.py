@@ -1,0 +1,126 @@
+"""Accuracy of every shipped model on its protocol (``../shared/data/README.md``), measured afresh.
+
+* MASK, each shipped mask model: through the CLI, ``predict --assume-face``
+  on ``mask/test`` (:mod:`bench.mask_accuracy`).
+* GENDER-M, each shipped gender model: :func:`training.evaluate.evaluate` on
+  LFW ``split=test``, masked and bare. It runs on a copy of the model folder,
+  since it draws confusion-matrix PNGs beside the model.
+* ID-M, each shipped identity model: :func:`training.protocols.evaluate_idm`
+  with the model as embedder; skipped with a note while none is shipped. The
+  baselines measured earlier (dlib, frozen ImageNet MobileNetV2; dlib needs an
+  environment of its own) are read from ``bench/results/idm_*.json``.
+
+    python -m bench.accuracy [--quick] [--out bench/results/accuracy.json]
+
+``--quick`` measures MASK only (GENDER-M and ID-M take minutes per model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .photos import DEFAULT_DATA
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+DEFAULT_OUT = RESULTS / "accuracy.json"
+IDM_BASELINES = {
+    "dlib ResNet (baseline)": "idm_dlib.json",
+    "frozen ImageNet MobileNetV2 (baseline)": "idm_frozen_mobilenetv2.json",
+}
+
+log = logging.getLogger(__name__)
+
+
+def shipped_by_task() -> dict[str, list[str]]:
+    """Shipped model names per task."""
+    from maskface.store import read_spec, resolve, shipped_models
+
+    by_task: dict[str, list[str]] = {}
+    for name in shipped_models():
+        by_task.setdefault(read_spec(resolve(name)).task, []).append(name)
+    return by_task
+
+
+def mask_figures(models: list[str], data: Path) -> dict[str, dict]:
+    from .mask_accuracy import score_cli
+
+    return {model: score_cli(model, data / "mask") for model in models}
+
+
+def gender_figures(models: list[str], data: Path) -> dict[str, dict]:
+    from maskface.store import resolve
+    from training.evaluate import evaluate
+
+    results = {}
+    for model in models:
+        with tempfile.TemporaryDirectory(prefix="maskface-eval-") as tmp:
+            copy = shutil.copytree(resolve(model), Path(tmp) / model)
+            report = evaluate(str(copy), str(data / "lfw"), "test")
+        results[model] = {condition: report[f"GENDER-M {condition}"] for condition in ("masked", "unmasked")}
+    return results
+
+
+def idm_figures(models: list[str], data: Path) -> dict[str, dict]:
+    from maskface.gallery import ModelEmbedder
+    from maskface.store import load_model
+    from training.protocols import evaluate_idm
+
+    results = {}
+    for model in models:
+        embedder = ModelEmbedder(load_model(model))
+        report = evaluate_idm(lambda crops, e=embedder: e.embed(np.stack(crops)), embedder.crop, data / "lfw")
+        results[model] = {k: v for k, v in report.items() if k != "fallback_files"}
+    return results
+
+
+def idm_baselines() -> dict[str, dict]:
+    """The ID-M baselines measured by their own commands, as stored in ``bench/results``."""
+    found = {}
+    for name, file in IDM_BASELINES.items():
+        path = RESULTS / file
+        if path.is_file():
+            report = json.loads(path.read_text())
+            found[name] = {k: v for k, v in report.items() if k != "fallback_files"} | {"from": f"bench/results/{file}"}
+    return found
+
+
+def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
+    """Every accuracy figure of this module, as one JSON-ready dict."""
+    by_task = shipped_by_task()
+    report: dict = {"quick": quick, "notes": [], "MASK": mask_figures(by_task.get("mask", []), data)}
+    if quick:
+        report["notes"].append("quick run: GENDER-M and ID-M not measured")
+        return report
+    report["GENDER-M"] = gender_figures(by_task.get("gender", []), data)
+    identity = by_task.get("identity", [])
+    if not identity:
+        report["notes"].append("no identity model is shipped in models/: ID-M shows the stored baselines only")
+    report["ID-M"] = idm_figures(identity, data)
+    report["ID-M baselines"] = idm_baselines()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="MASK only")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    report = run(args.quick, args.data)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

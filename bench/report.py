@@ -1,0 +1,140 @@
+"""``BENCHMARKS.md`` rendered from the JSON results of :mod:`bench.accuracy`, :mod:`bench.speed` and :mod:`bench.memory`.
+
+Each part writes its own JSON file, and the page is rendered from whichever
+files exist, so running one part (``python -m bench --only speed``) updates
+its section and keeps the others.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PARTS = ("accuracy", "speed", "memory")
+COLD_START_TARGET_S = 20
+MEMORY_TARGET_MB = 2048
+SPEED_TARGET_RATIO = 0.5
+
+
+def load_results(folder: Path) -> dict[str, dict]:
+    return {part: json.loads((folder / f"{part}.json").read_text()) for part in PARTS if (folder / f"{part}.json").is_file()}
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(map(str, r)) + " |" for r in rows)]
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def accuracy_section(acc: dict) -> list[str]:
+    lines = ["## Accuracy", ""]
+    lines += ["### MASK (`mask/test`, through `python -m maskface predict --assume-face`)", ""]
+    lines += _table(
+        ["model", "accuracy", "ROC AUC", "confusion (rows: with, without)", "images"],
+        [[f"`{m}`", _pct(r["accuracy"]), f"{r['roc_auc']:.4f}", r["confusion_matrix"], r["n"]] for m, r in acc["MASK"].items()],
+    )
+    if "GENDER-M" in acc:
+        lines += ["", "### GENDER-M (LFW `split=test`, balanced accuracy; each face with a simulated mask, and bare)", ""]
+        lines += _table(
+            ["model", "masked", "bare", "ROC AUC masked / bare", "faces"],
+            [
+                [f"`{m}`", _pct(r["masked"]["balanced_accuracy"]), _pct(r["unmasked"]["balanced_accuracy"]),
+                 f"{r['masked']['roc_auc']:.4f} / {r['unmasked']['roc_auc']:.4f}", r["masked"]["n"]]
+                for m, r in acc["GENDER-M"].items()
+            ],
+        )
+    if "ID-M" in acc:
+        lines += ["", "### ID-M (84 unseen LFW people enrolled from 2 bare photos; 639 probes, masked and bare)", ""]
+        rows = []
+        for name, r in [*((f"`{m}`", r) for m, r in acc["ID-M"].items()), *acc.get("ID-M baselines", {}).items()]:
+            rows.append([name] + [
+                _pct(r[c][k]) for k in ("rank1", "tar_at_far_1.0%", "tar_at_far_0.1%") for c in ("masked", "unmasked")
+            ])
+        lines += _table(
+            ["model", "rank-1 masked", "rank-1 bare", "TAR@FAR 1% masked", "TAR@FAR 1% bare",
+             "TAR@FAR 0.1% masked", "TAR@FAR 0.1% bare"],
+            rows,
+        )
+        lines += ["", "Baselines are read from their stored results (dlib needs an environment of its own; "
+                  "see `bench/dlib_baseline.py`)."]
+    lines += [f"\n_Note: {note}._" for note in acc.get("notes", [])]
+    return lines
+
+
+def speed_section(speed: dict) -> list[str]:
+    lat = speed["latency"]
+    counts = list(lat)
+    tasks = " + ".join(["detect", *speed["tasks"]])
+    machine = speed["machine"]
+    lines = [
+        "## Speed (640x480 photos composed from real faces; medians after warm-up)",
+        "",
+        f"Full analysis = decode JPEG + {tasks}, `Analyzer.analyze` on the photo's bytes, "
+        f"detector `{speed['detector']}`, classifiers on {'TFLite' if speed['tflite'] else 'tf.function'}. "
+        "MTCNN alone is the `mtcnn` package at its defaults (`--detector mtcnn-default`), "
+        "on the same decoded photos, in the same run. "
+        f"{machine['cpus']} CPUs; load average {machine['load_average_before'][0]:.2f} before, "
+        f"{machine['load_average_after'][0]:.2f} after (other work on the machine inflates every figure)."
+        + ("" if speed["identity_model"] else " No identity model is shipped yet, so identity is not part of the analysis."),
+        "",
+    ]
+    rows = [
+        ["full analysis, ms", *(lat[c]["full_analysis_ms"] for c in counts)],
+        [f"detector alone (`{speed['detector']}`), ms", *(lat[c]["detector_ms"] for c in counts)],
+        ["MTCNN at defaults alone, ms", *(lat[c]["mtcnn_default_ms"] for c in counts)],
+        ["full analysis / MTCNN alone", *(f"{lat[c]['full_analysis_ms'] / lat[c]['mtcnn_default_ms']:.2f}" for c in counts)],
+        ["models' share per face (crops + models), ms", *(lat[c]["models_ms_per_face"] for c in counts)],
+    ]
+    lines += _table(["", *counts], rows)
+    ratio = speed["full_over_mtcnn_default_1_face"]
+    lines += ["", f"Target: one-face full analysis at most {SPEED_TARGET_RATIO:.0%} of MTCNN alone: "
+              f"{ratio:.2f}, {_met(ratio <= SPEED_TARGET_RATIO)}.", ""]
+    stages = list(lat[counts[0]]["stages_ms"])
+    lines += ["Where the time goes (each stage timed alone, ms):", ""]
+    lines += _table(["stage", *counts], [[s, *(lat[c]["stages_ms"].get(s, "-") for c in counts)] for s in stages])
+    lines += ["", "Each model's forward pass by runtime (ms) and its largest output difference from Keras:", ""]
+    rows = []
+    for task, r in speed["backends"].items():
+        for key, b in r.items():
+            if isinstance(b, dict):
+                diff = max(b["max_abs_diff_tf_function"], b["max_abs_diff_tflite"])
+                tflite = b["tflite_ms"] if r["tflite"] else "-"
+                rows.append([task, f"`{r['model']}`", key, b["eager_ms"], b["tf_function_ms"], tflite, f"{diff:.1e}"])
+    lines += _table(["task", "model", "batch", "eager Keras", "tf.function", "TFLite", "max abs diff"], rows)
+    t = speed["throughput"]
+    lines += ["", f"Throughput: **{t['images_per_second']} images/s** over a folder of {t['images']} JPEG photos "
+              f"(half 1-face, half 5-face; {t['faces_found']} faces found, {t['errors']} errors) with `analyze_many`."]
+    if speed["settings"]["quick"]:
+        lines += ["", "_Quick run: fewer repeats and photos._"]
+    return lines
+
+
+def memory_section(memory: dict) -> list[str]:
+    rows = []
+    for name, r in memory["cold_start"].items():
+        ok = r["launch_to_answer_s"] < COLD_START_TARGET_S and r["peak_rss_mb"] < MEMORY_TARGET_MB
+        rows.append([name, r.get("launch_to_listening_s", "-"), r["launch_to_answer_s"], f"{r['peak_rss_mb']:.0f}", _met(ok)])
+    lines = ["## Cold start and memory", "",
+             "A fresh process, from launch to its first answer on a one-face photo. `analyzer`: import maskface, "
+             "`Analyzer()`, `analyze`; peak RSS over the whole process life. `app`: `python app.py`, first answer of "
+             "its `/mask` API through `gradio_client`; peak RSS when it answers. \"Empty cache\" is the first start on "
+             "a machine: answers come from `tf.function` while the TFLite conversions run in the background.", ""]
+    lines += _table(["process", "launch to listening, s", "launch to first answer, s", "peak RSS, MB",
+                     f"target < {COLD_START_TARGET_S} s, < 2 GB"], rows)
+    return lines
+
+
+def render(results: dict[str, dict]) -> str:
+    files = ",".join(results)
+    lines = ["# Benchmarks", "", f"Generated by `python -m bench` (`make bench`) from `bench/results/{{{files}}}.json`; "
+             "the protocols are those of `../shared/data/README.md`. `python -m bench --only PART` refreshes one section.", ""]
+    for part, section in (("accuracy", accuracy_section), ("speed", speed_section), ("memory", memory_section)):
+        if part in results:
+            lines += section(results[part]) + [""]
+    return "\n".join(lines)
