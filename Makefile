@@ -23,5 +23,6 @@ app: setup
 test: setup-dev
 	$(PY) -m pytest -q
 
+# Accuracy, speed, cold start and memory -> BENCHMARKS.md and bench/results/*.json (10-20 min on 2 CPUs).
 bench: setup
-	$(PY) -m bench.detection
+	$(PY) -m bench

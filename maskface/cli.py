@@ -6,6 +6,7 @@
 - ``simulate-mask`` writes copies of a folder's images with simulated masks.
 - ``enroll`` and ``gallery build|list|remove`` manage the people ``predict
   --gallery`` recognises.
+- ``space-readme`` renders the Space's README front matter from ``space.yaml``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--styles", nargs="+", choices=STYLES, default=list(STYLES), help="mask styles to draw from")
     p.add_argument("--seed", type=int, default=0, help="image number i is masked with seed + i (default: 0)")
     p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector setting (default: auto)")
+
+    p = sub.add_parser("space-readme", help="print (or write into README.md) the Space front matter of space.yaml")
+    root = Path(__file__).resolve().parents[1]
+    p.add_argument("--space", type=Path, default=root / "space.yaml", help="the Space settings (default: space.yaml)")
+    p.add_argument("--readme", type=Path, default=root / "README.md", help="the README (default: README.md)")
+    p.add_argument("--write", action="store_true", help="replace the README's front matter with the rendering")
+    p.add_argument("--check", action="store_true", help="exit 1 when the README's front matter differs")
     return parser
 
 
@@ -76,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         return _simulate_masks(args)
     if args.command in ("enroll", "gallery"):
         return _gallery(args)
+    if args.command == "space-readme":
+        return _space_readme(args)
     return _predict(args)
 
 
@@ -192,3 +202,18 @@ def _simulate_masks(args: argparse.Namespace) -> int:
             Image.fromarray(masked).save(args.out_dir / output, **({"quality": 92} if jpeg else {}))
             writer.writerow([relative.as_posix(), output.as_posix(), len(faces), ";".join(styles), seed, ""])
     return 2 if failed else 0
+
+
+def _space_readme(args: argparse.Namespace) -> int:
+    from .space import load_space, render_front_matter, split_front_matter, write_front_matter
+
+    block = render_front_matter(load_space(args.space))
+    if args.write:
+        write_front_matter(args.readme, block)
+    elif args.check:
+        if split_front_matter(args.readme.read_text(encoding="utf-8"))[0] != block:
+            print(f"{args.readme}'s front matter differs from {args.space}: run `python -m maskface space-readme --write`", file=sys.stderr)
+            return 1
+    else:
+        print(block, end="")
+    return 0

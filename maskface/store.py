@@ -127,3 +127,29 @@ def load_model(source: str | os.PathLike) -> StoredModel:
     model = keras.saving.load_model(str(folder), compile=False)
     log.info("loaded %s model %s from %s", spec.task, spec.arch, folder)
     return StoredModel(model=model, spec=spec, source=str(source))
+
+
+def load_model_or_fallback(source: str | os.PathLike, fallback: str) -> tuple[StoredModel, str]:
+    """Load ``source``, or the shipped ``fallback`` when ``source`` is an ``hf://`` repo the Hub cannot serve.
+
+    A Hub repo comes from the Hub cache when the Hub is unreachable but the
+    revision was downloaded before; only when neither has it (no network and
+    no cache, unknown repo or revision) is ``fallback`` loaded, so an app
+    configured for the Hub still starts offline. Other sources are loaded as
+    :func:`load_model` does, errors included. Returns the model and a short
+    note for users saying which version is served and why.
+    """
+    text = str(source)
+    if not text.startswith(HF_PREFIX):
+        stored = load_model(source)
+        return stored, text + (" (shipped)" if text in shipped_models() else "")
+    try:
+        folder = resolve(text)
+    except OSError as err:  # the Hub's errors: unreachable and not cached, unknown repo or revision
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        log.warning("cannot load %s (%s); serving the shipped %s instead", text, reason, fallback)
+        return load_model(fallback), f"{fallback} (shipped; {text} could not be loaded: {reason})"
+    stored = load_model(folder)
+    stored.source = text
+    commit = folder.name if len(folder.name) == 40 and set(folder.name) <= set("0123456789abcdef") else None
+    return stored, f"{text} (revision {commit[:12]})" if commit else text

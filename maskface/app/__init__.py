@@ -1,61 +1,73 @@
-"""The Gradio app: thin tabs over :class:`maskface.Analyzer`; no model logic here.
+"""The Gradio app: thin tabs over the library (:class:`maskface.Analyzer`, :mod:`maskface.video`,
+:mod:`maskface.labels`); no model logic here.
 
-The inference tabs store nothing: images live in memory for one request.
+One module per tab: :mod:`.task_tab` (Mask detection and Gender), :mod:`.recognition_tab`,
+:mod:`.labeling_tab`; :mod:`.services` loads what they share, :mod:`.settings` reads the settings.
+
+>>> demo = build_app(Settings.from_env())
+>>> launch(demo, Settings.from_env())
+
+The inference tabs store nothing: images live in memory for one request, and
+Gradio's own temporary copies (uploads, shown results) are deleted within
+minutes by ``delete_cache``. Labeling stores what its labelers consent to.
 """
 
 from __future__ import annotations
 
-import functools
+from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
-from ..analyzer import Analyzer
-from ..draw import annotate
-from ..image import ImageError, load_image
-from ..store import ModelNotFoundError
+from .common import EXAMPLES_DIR
+from .labeling_tab import LabelingTab
+from .recognition_tab import RecognitionTab
+from .services import Services
+from .settings import Settings, parse_args
+from .task_tab import TaskTab
 
-MASK_MODELS = {"MobileNetV2 (transfer learning)": "mask-mobilenetv2", "CNN from scratch": "mask-cnn"}
+__all__ = ["Services", "Settings", "build_app", "launch", "parse_args"]
 
-
-@functools.cache
-def analyzer_for(mask_model: str) -> Analyzer:
-    """One analyzer per model choice, loaded on first use and kept for the process."""
-    return Analyzer(models={"mask": mask_model})
-
-
-def analyze_mask(image: np.ndarray | None, choice: str) -> tuple[np.ndarray, list[list]]:
-    """Mask tab: the annotated image and one table row per face."""
-    try:
-        pixels = load_image(image)
-        faces = analyzer_for(MASK_MODELS[choice]).analyze(pixels)
-    except (ImageError, ModelNotFoundError) as err:
-        raise gr.Error(str(err)) from err
-    if not faces:
-        gr.Info("No face found in this image.")
-    rows = [
-        [i + 1, face["mask"].label, round(face["mask"].score, 3), round(face.score, 3), [round(v) for v in face.box]]
-        for i, face in enumerate(faces)
-    ]
-    return np.asarray(annotate(pixels, faces, "mask")), rows
+KEYS_JS = (Path(__file__).with_name("keys.js")).read_text(encoding="utf-8")
+CSS = "#label-crop img { object-fit: contain; } .about { font-size: 0.85em; opacity: 0.8; }"
+#: Gradio's temporary files (uploads, results) are deleted every minute once older than five.
+DELETE_CACHE = (60, 300)
+MAX_FILE_SIZE = "100mb"
 
 
-def build_app() -> gr.Blocks:
-    """The Blocks app served by ``app.py``."""
-    # Gradio keeps request images as temporary files; delete_cache removes them within minutes.
-    with gr.Blocks(title="maskface", delete_cache=(60, 300)) as demo:
-        gr.Markdown("# maskface\nMask detection per face. Nothing you upload is stored.")
-        with gr.Tab("Mask detection"):
-            with gr.Row():
-                with gr.Column():
-                    image = gr.Image(label="Photo", type="numpy", sources=["upload", "webcam", "clipboard"])
-                    choice = gr.Radio(list(MASK_MODELS), value=next(iter(MASK_MODELS)), label="Model")
-                    button = gr.Button("Analyze", variant="primary")
-                with gr.Column():
-                    output = gr.Image(label="Faces", type="numpy", interactive=False)
-                    table = gr.Dataframe(
-                        headers=["face", "mask", "confidence", "detector score", "box (x, y, w, h)"],
-                        interactive=False,
-                    )
-            button.click(analyze_mask, [image, choice], [output, table], api_name="mask")
+def build_app(settings: Settings | None = None, services: Services | None = None) -> gr.Blocks:
+    """The Blocks app with its queue; ``services`` (loaded from ``settings`` by default) may be given by tests."""
+    settings = settings or Settings.from_env()
+    services = services or Services(settings)
+    with gr.Blocks(title="maskface", delete_cache=DELETE_CACHE) as demo:
+        gr.Markdown(
+            "# maskface\nMasks, gender and identity of every face in a photo, a webcam or a video. "
+            "Nothing you analyse is stored; labels are kept only with your consent."
+        )
+        with gr.Tabs():
+            TaskTab(services, "mask").build()
+            TaskTab(services, "gender").build()
+            recognition = RecognitionTab(services)
+            people = recognition.build()
+            LabelingTab(services).build(demo)
+        with gr.Accordion("About / models served", open=False):
+            about = gr.Markdown(services.about(), elem_classes="about", elem_id="about")
+        demo.load(services.about, None, about, api_visibility="private")
+        demo.load(recognition.people, None, people, api_visibility="private")
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     return demo
+
+
+def launch(demo: gr.Blocks, settings: Settings, **options):
+    """Serve ``demo`` with the app's page options (keys, style, limits); ``options`` go to ``launch``."""
+    return demo.launch(
+        **{
+            "server_name": settings.host,
+            "server_port": settings.port,
+            "js": KEYS_JS,
+            "css": CSS,
+            "allowed_paths": [str(EXAMPLES_DIR)],
+            "max_file_size": MAX_FILE_SIZE,
+            "show_error": True,
+            **options,
+        }
+    )

@@ -1,0 +1,162 @@
+"""The Quick labeling tab: its API (queue, label) and the key actions of one labeler's session."""
+
+from __future__ import annotations
+
+import json
+import threading
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+from gradio_client.exceptions import AppError
+
+from maskface.app.common import EXAMPLES_DIR
+from maskface.app.labeling_tab import LabelingTab, Session
+from maskface.image import load_image
+from maskface.labels import new_labeler_id
+
+NO_PROGRESS = SimpleNamespace(tqdm=lambda items, **_: items)
+
+
+def records(folder) -> list[dict]:
+    path = folder / "metadata.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_the_queue_shows_the_least_confident_face_first(client, example):
+    crop, info, name = client.predict([example("collage-two-faces.jpg")], "(no folder)", "mask", api_name="/queue")
+    assert load_image(crop).shape == (224, 224, 3)
+    assert info.startswith("Face 1 of 2 from collage-two-faces.jpg: the model says")
+    assert name == ""
+
+
+def test_the_queue_reads_a_server_folder(client):
+    _, info, _ = client.predict([], "batch-1", "gender", api_name="/queue")
+    assert info.startswith("Face 1 of 1 from astronaut.jpg")
+
+
+def test_the_queue_needs_photos(client):
+    with pytest.raises(AppError, match="Upload photos"):
+        client.predict([], "(no folder)", "mask", api_name="/queue")
+
+
+def test_labels_land_in_the_dataset_folder_and_reload_with_datasets(client, example, app_settings):
+    import datasets
+
+    me = new_labeler_id()
+    first, count = client.predict(example("astronaut.jpg"), "mask", "without_mask", "Ada", me, True, api_name="/label")
+    assert count == 1
+    second, count = client.predict(
+        example("astronaut-masked-simulated.jpg"), "gender", "unsure", "", me, True, api_name="/label"
+    )
+    assert count == 2 and second != first
+    mine = {r["id"]: r for r in records(app_settings.labels_dir) if r["labeler_id"] == me}
+    assert mine[first]["label"] == "without_mask" and mine[first]["labeler_name"] == "Ada" and mine[first]["consent"]
+    assert mine[second]["usable"] is False and mine[second]["labeler_name"] is None
+    assert all((app_settings.labels_dir / r["file_name"]).is_file() for r in mine.values())
+    rows = datasets.load_dataset("imagefolder", data_dir=str(app_settings.labels_dir), split="train")
+    loaded = {row["id"]: row for row in rows if row["labeler_id"] == me}
+    assert loaded[first]["label"] == "without_mask" and loaded[first]["image"].size == (512, 512)
+
+
+@pytest.mark.parametrize(
+    ("task", "label", "consent", "message"),
+    [
+        ("mask", "with_mask", False, "consent"),
+        ("mask", "female", True, "not a mask label"),
+        ("identity", "", True, "not a usable name"),
+    ],
+)
+def test_refused_labels_are_clear_and_store_nothing(client, example, app_settings, task, label, consent, message):
+    before = records(app_settings.labels_dir)
+    with pytest.raises(AppError, match=message):
+        client.predict(example("astronaut.jpg"), task, label, "", new_labeler_id(), consent, api_name="/label")
+    assert records(app_settings.labels_dir) == before
+
+
+def test_two_labelers_at_once_lose_nothing(served, example, app_settings):
+    labelers = [new_labeler_id(), new_labeler_id()]
+    answers: dict[str, list[str]] = {me: [] for me in labelers}
+
+    def label(me: str) -> None:
+        client = served.client()
+        for _ in range(4):
+            record_id, _ = client.predict(
+                example("astronaut.jpg"), "mask", "without_mask", "", me, True, api_name="/label"
+            )
+            answers[me].append(record_id)
+
+    threads = [threading.Thread(target=label, args=(me,)) for me in labelers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = records(app_settings.labels_dir)
+    for me in labelers:
+        assert sorted(r["id"] for r in stored if r["labeler_id"] == me) == sorted(answers[me])
+        assert served.services.labels.count(me) == 4
+
+
+# --- one session's key actions, called as the buttons call them ------------------------------
+
+
+@pytest.fixture()
+def tab(served):
+    with gr.Blocks() as demo:
+        tab = LabelingTab(served.services)
+        tab.build(demo)
+    return tab
+
+
+@pytest.fixture()
+def session(served, tab) -> Session:
+    images = [str(EXAMPLES_DIR / "collage-two-faces.jpg")]
+    return tab.queue(images, None, "mask", progress=NO_PROGRESS)[0]
+
+
+def press(tab: LabelingTab, action: str, session: Session, me: str, name: str = "", consent: bool = True):
+    """What a key does: the act event with the button of ``action`` as its target."""
+    button = next(id_ for id_, a in tab.answer_buttons.items() if a == action)
+    crop = session.current.crop if session.current else None
+    event = gr.EventData(SimpleNamespace(_id=button), None)
+    return tab.act(session, crop, session.task, name, "Ada", me, consent, 0, event)
+
+
+def test_keys_answer_skip_undo_and_accept(tab, session, served):
+    labels, me = served.services.labels, new_labeler_id()
+    assert [item.predictions["mask"].score for item in session.items] == sorted(
+        item.predictions["mask"].score for item in session.items
+    )
+    session, _, info, _, count = press(tab, "with_mask", session, me)
+    assert (session.position, count) == (1, 1) and info.startswith("Face 2 of 2")
+    (record,) = [r for r in labels.records() if r["labeler_id"] == me]
+    assert record["label"] == "with_mask" and record["predicted_label"] in ("with_mask", "without_mask")
+    session, crop, info, _, count = press(tab, "undo", session, me)
+    assert (session.position, count) == (0, 0) and crop is not None and labels.count(me) == 0
+    session, *_ = press(tab, "skip", session, me)
+    session, crop, info, _, count = press(tab, "accept", session, me)
+    assert count == 1 and crop is None and info.startswith("**Queue done**: 1 labelled, 1 skipped")
+    (record,) = [r for r in labels.records() if r["labeler_id"] == me]
+    assert record["label"] == record["predicted_label"]  # Enter accepted the model's answer
+
+
+def test_without_consent_a_key_stores_nothing(tab, session, served):
+    me = new_labeler_id()
+    with pytest.raises(gr.Error, match="consent"):
+        press(tab, "without_mask", session, me, consent=False)
+    assert served.services.labels.count(me) == 0
+
+
+def test_identity_takes_the_typed_name(tab, served):
+    me = new_labeler_id()
+    session = tab.queue([str(EXAMPLES_DIR / "astronaut.jpg")], None, "identity", progress=NO_PROGRESS)[0]
+    with pytest.raises(gr.Error, match="Type the person's name"):
+        press(tab, "accept", session, me)
+    session, *_ = press(tab, "accept", session, me, name="Eileen Collins")
+    (record,) = [r for r in served.services.labels.records() if r["labeler_id"] == me]
+    assert (record["task"], record["label"]) == ("identity", "Eileen Collins")
+
+
+def test_an_empty_queue_asks_for_photos(tab):
+    with pytest.raises(gr.Error, match="No face to label"):
+        press(tab, "with_mask", Session(), new_labeler_id())

@@ -1,0 +1,34 @@
+"""The app on its shipped models, as `python app.py` serves them offline (one slower test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from maskface.app import Services, Settings
+from maskface.app.common import EXAMPLES_DIR
+from maskface.app.task_tab import TaskTab
+from maskface.image import load_image
+from maskface.store import shipped_models
+
+NEEDED = {"mask-mobilenetv2", "mask-cnn", "gender-mobilenetv2", "gender-cnn"}
+
+
+def test_shipped_models_answer_the_example_photos(tmp_path):
+    missing = NEEDED - set(shipped_models())
+    if missing:
+        pytest.skip(f"shipped models missing in models/: {', '.join(sorted(missing))}")
+    services = Services(Settings(gallery=tmp_path / "gallery", labels_dir=tmp_path / "labels"))
+    try:
+        assert list(services.models["mask"]) == ["mask-mobilenetv2", "mask-cnn"]
+        assert "- mask: mask-mobilenetv2 (shipped); mask-cnn (shipped)" in services.about()
+        masked = load_image(EXAMPLES_DIR / "astronaut-masked-simulated.jpg")
+        bare = load_image(EXAMPLES_DIR / "astronaut.jpg")
+        mask_tab, gender_tab = TaskTab(services, "mask"), TaskTab(services, "gender")
+        _, rows = mask_tab.photo(masked, "both")
+        assert [(row[0], row[2]) for row in rows] == [("MobileNetV2", "with_mask"), ("CNN from scratch", "with_mask")]
+        _, rows = mask_tab.photo(bare, "mask-mobilenetv2")
+        assert [row[2] for row in rows] == ["without_mask"]
+        _, rows = gender_tab.photo(masked, "gender-mobilenetv2")
+        assert [(row[2], row[4].split()[0]) for row in rows] == [("female", "with")]  # Eileen Collins, masked
+    finally:
+        services.labels.close()

@@ -1,0 +1,187 @@
+"""The app in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+Uploads a real photo in the mask tab and sees the annotated result, runs the
+gender and recognition tabs, and labels two faces with the keyboard in the
+labeling tab. A screenshot of each tab is saved to runs/screenshots/ (git-ignored)
+for people to look at. Skips, saying why, when Playwright or Chromium is missing
+(`.ci/run` installs both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from gradio.utils import get_upload_folder
+
+from maskface.app.common import EXAMPLES_DIR
+from maskface.store import shipped_models
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "runs" / "screenshots"
+CHROMIUM = os.environ.get("MASKFACE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+# As root in a container, without a GPU, and with no network: no sandbox, no background traffic.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",  # a test pattern as the webcam
+]
+TIMEOUT_MS = 90_000  # inference on a shared CPU
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH: `apt-get install chromium` (.ci/run does)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, tiny_identity_model):
+    """The app on the shipped models (the tiny identity model when none is shipped), served in-process."""
+    from maskface.app import Services, Settings, build_app, launch
+
+    missing = {"mask-mobilenetv2", "mask-cnn", "gender-mobilenetv2", "gender-cnn"} - set(shipped_models())
+    if missing:
+        pytest.skip(f"shipped models missing in models/: {', '.join(sorted(missing))}")
+    folder = tmp_path_factory.mktemp("browser-app")
+    identity = "identity-mobilenetv2" if "identity-mobilenetv2" in shipped_models() else str(tiny_identity_model)
+    settings = Settings(
+        identity_model=identity, gallery=folder / "gallery", labels_dir=folder / "labels", port=free_port()
+    )
+    services = Services(settings)
+    demo = build_app(settings, services)
+    launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    yield settings
+    demo.close()
+    services.labels.close()
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 1000}, permissions=["camera"])
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"http://127.0.0.1:{app.port}/")
+        page.get_by_role("tab", name="Mask detection").wait_for()
+        yield page
+        browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def shows(locator, text: str) -> None:
+    """Wait until ``text`` is shown (rendered text only) in ``locator``."""
+    playwright.expect(locator).to_contain_text(text, use_inner_text=True, timeout=TIMEOUT_MS)
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def test_mask_tab_annotates_an_uploaded_photo(page):
+    open_tab(page, "Mask detection")
+    page.locator("#mask-input input[type=file]").set_input_files(str(EXAMPLES_DIR / "collage-two-faces.jpg"))
+    page.locator("#mask-run").click()
+    page.locator("#mask-output img").wait_for()
+    # the bare astronaut and the masked Grace Hopper
+    shows(page.locator("#mask-table"), "without_mask")
+    shows(page.locator("#mask-table"), "with_mask")
+    page.get_by_text("About / models served").click()
+    shows(page.locator("#about"), "mask-mobilenetv2 (shipped)")
+    screenshot(page, "mask")
+
+
+def test_live_webcam_frames_are_annotated_and_not_kept(page):
+    cache = Path(get_upload_folder())
+    before = set(cache.rglob("*")) if cache.exists() else set()
+    open_tab(page, "Mask detection")
+    page.locator("#tab-mask").get_by_role("tab", name="Live webcam").click()
+    page.locator("#tab-mask").get_by_text("Click to Access Webcam").click()
+    page.locator("#tab-mask button[aria-label='capture photo']").click()  # starts streaming
+    page.locator("#mask-live img").wait_for()
+    screenshot(page, "mask-webcam")
+    page.locator("#tab-mask button", has_text="Stop").click()
+    new = {p for p in cache.rglob("*") if p.is_file()} - before
+    # only the annotated frames shown (JPEG, the output format); no camera frame is written
+    assert all(p.name == "image.jpeg" for p in new), sorted(map(str, new))
+
+
+def test_gender_tab_answers_for_a_clicked_example(page):
+    open_tab(page, "Gender")
+    page.locator("#tab-gender .gallery-item").first.click()  # astronaut-masked-simulated.jpg, analysed at once
+    page.locator("#gender-output img").wait_for()
+    shows(page.locator("#gender-table"), "female")
+    screenshot(page, "gender")
+
+
+def test_recognition_tab_enrols_and_identifies(page):
+    open_tab(page, "Recognition")
+    tab = page.locator("#tab-recognition")
+    tab.get_by_label("Name", exact=True).fill("Grace Hopper")
+    page.locator("#enroll-photos input[type=file]").set_input_files(str(EXAMPLES_DIR / "grace_hopper.jpg"))
+    page.locator("#enroll-consent input[type=checkbox]").check()
+    page.locator("#enroll-run").click()
+    shows(page.locator("#people"), "Grace Hopper")
+    page.locator("#identify-input input[type=file]").set_input_files(str(EXAMPLES_DIR / "grace_hopper.jpg"))
+    page.locator("#identify-run").click()
+    page.locator("#identify-output img").wait_for()
+    shows(page.locator("#identify-table"), "Grace Hopper")
+    screenshot(page, "recognition")
+
+
+def test_two_faces_labelled_with_the_keyboard(page, app):
+    open_tab(page, "Quick labeling")
+    page.locator("#labeler-name input, #labeler-name textarea").first.fill("Browser test")
+    page.locator("#label-consent input[type=checkbox]").check()
+    page.locator("#label-uploads input[type=file]").set_input_files(str(EXAMPLES_DIR / "collage-two-faces.jpg"))
+    page.locator("#label-build").click()
+    info = page.locator("#label-info")
+    shows(info, "Face 1 of 2")
+    page.locator("#label-crop img").wait_for()
+    page.locator("#label-info").click()  # focus leaves the text boxes: keys go to the queue
+    answers = []
+    for number in (1, 2):
+        shows(info, f"Face {number} of 2")
+        if number == 2:
+            screenshot(page, "labeling")
+        # the labeler agrees with the model's suggestion (both faces are clear cases), by key
+        masked = "says with mask" in info.inner_text()
+        answers.append("with_mask" if masked else "without_mask")
+        page.keyboard.press("m" if masked else "n")
+    shows(info, "Queue done: 2 labelled")
+    page.keyboard.press("Backspace")  # undo the second answer, then answer again
+    shows(info, "Face 2 of 2")
+    playwright.expect(page.locator("#label-count input")).to_have_value("1")
+    page.keyboard.press("Enter")  # accept the model's suggestion
+    shows(info, "Queue done: 2 labelled")
+    screenshot(page, "labeling-done")
+    lines = (app.labels_dir / "metadata.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [(r["task"], r["label"], r["labeler_name"]) for r in records] == [
+        ("mask", answer, "Browser test") for answer in answers
+    ]
+    assert sorted(answers) == ["with_mask", "without_mask"]  # the bare astronaut, the masked Grace Hopper
+    page.locator("#label-task").get_by_text("Gender", exact=True).click()  # the answers follow the task
+    page.locator("#key-f").wait_for()
+    assert not page.locator("#key-m").is_visible()
+    playwright.expect(page.locator("#label-count input")).to_have_value("2")
