@@ -57,6 +57,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 # input-sized window shifts the face a little (augmentation) and the central window
 # frames it exactly as the analyzer does (crop scale DETECTOR_BOX_SCALE).
 JITTER = 1.125
+# Faces are cached at one size whatever the input size, and resized for the run.
+CACHED_SIZE = 144
 
 
 @dataclass
@@ -66,7 +68,6 @@ class DistillConfig:
     out: str
     arch: str = "mobilenetv2"
     input_size: int = 112
-    dim: int = 128
     epochs: int = 12
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -124,6 +125,21 @@ def cached_variants(cfg: DistillConfig, paths: list[str], stored_size: int) -> t
     return crops, kept
 
 
+def resized(crops: np.ndarray, size: int, chunk: int = 2048) -> np.ndarray:
+    """``crops`` (N, V, S, S, 3) uint8 resized to ``size`` x ``size`` (area averaging when shrinking)."""
+    import tensorflow as tf
+
+    if crops.shape[2] == size:
+        return crops
+    n, versions = crops.shape[:2]
+    flat = crops.reshape(n * versions, *crops.shape[2:])
+    out = np.empty((len(flat), size, size, 3), np.uint8)
+    for i in range(0, len(flat), chunk):
+        images = tf.image.resize(flat[i : i + chunk], (size, size), method="area")
+        out[i : i + chunk] = np.clip(np.rint(images.numpy()), 0, 255).astype(np.uint8)
+    return out.reshape(n, versions, size, size, 3)
+
+
 class DistillBatches(keras.utils.PyDataset):
     """Batches of (crop, target descriptor): a random version of each face, shifted, flipped, recoloured.
 
@@ -171,7 +187,7 @@ class DistillBatches(keras.utils.PyDataset):
         batch = (batch - mean) * contrast + mean + brightness
         grey = self.rng.random(n) < 0.1
         batch[grey] = batch[grey].mean(axis=-1, keepdims=True)
-        return np.clip(batch, 0, 255), self.targets[rows]
+        return np.clip(batch, 0, 255).astype(np.float32), self.targets[rows]
 
 
 def cosine_loss(y_true, y_pred):
@@ -206,14 +222,13 @@ def distill(cfg: DistillConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     files = training_images()
-    stored_size = int(round(cfg.input_size * JITTER))
-    crops, kept = cached_variants(cfg, files, stored_size)
+    crops, kept = cached_variants(cfg, files, CACHED_SIZE)
     teacher = load_teacher(cfg.teacher)
     # the faces both the detector found and the teacher has described (it may still be running)
     rows = [row for row, i in enumerate(kept) if files[i] in teacher]
     if cfg.limit:
         rows = sorted(np.random.default_rng(cfg.seed).permutation(rows)[: cfg.limit].tolist())
-    crops = crops[rows]
+    crops = resized(crops[rows], int(round(cfg.input_size * JITTER)))
     described = np.stack([teacher[files[kept[row]]] for row in rows])
     targets = normalise(described - described.mean(axis=0))
     log.info("%d faces: %d of %d images with a detected face, %d described by the teacher",
@@ -227,7 +242,7 @@ def distill(cfg: DistillConfig) -> Path:
     val_batches = DistillBatches(crops[val_idx], targets[val_idx], cfg.input_size, cfg.batch_size, 0, False, cfg.seed)
 
     weights = default_backbone_weights(cfg.arch) if cfg.weights == "auto" else cfg.weights
-    model = build_embedder(cfg.arch, cfg.dim, cfg.input_size, weights=weights)
+    model = build_embedder(cfg.arch, targets.shape[1], cfg.input_size, weights=weights)
     steps = cfg.epochs * len(train_batches)
     schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps, warmup_target=None, alpha=0.02)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=cosine_loss)
@@ -279,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher", nargs="+", required=True, help="the .npz parts written by dlib_teacher.py")
     parser.add_argument("--out", required=True, help="folder to write the identity model to")
     parser.add_argument("--arch", choices=("mobilenetv2", "vgg16"), default=defaults.arch)
-    for name in ("input_size", "dim", "epochs", "batch_size", "masked_variants", "seed", "limit"):
+    for name in ("input_size", "epochs", "batch_size", "masked_variants", "seed", "limit"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     for name in ("learning_rate", "bare_fraction", "val_fraction"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))

@@ -1,0 +1,77 @@
+"""Distillation of the identity embedding: the student's data, batches and a tiny end-to-end run."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training import distill as D
+
+
+def test_teacher_parts_join_by_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    vectors = np.eye(4, 128, dtype=np.float32)
+    np.savez(tmp_path / "a.npz", files=np.array(["x/one.jpg", "x/two.jpg"]), descriptors=vectors[:2], hog=np.ones(2, bool))
+    np.savez(tmp_path / "b.npz", files=np.array(["x/three.jpg"]), descriptors=vectors[2:3], hog=np.ones(1, bool))
+    teacher = D.load_teacher([str(tmp_path / "a.npz"), str(tmp_path / "b.npz")])
+    assert set(teacher) == {str(tmp_path / "x" / name) for name in ("one.jpg", "two.jpg", "three.jpg")}
+    np.testing.assert_array_equal(teacher[str(tmp_path / "x" / "three.jpg")], vectors[2])
+
+
+def crops_and_targets(n: int = 10, versions: int = 4, size: int = 36):
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (n, versions, size, size, 3), dtype=np.uint8)
+    return crops, rng.normal(size=(n, 8)).astype(np.float32)
+
+
+def test_training_batches_are_input_sized_and_keep_each_face_with_its_target():
+    crops, targets = crops_and_targets()
+    batches = D.DistillBatches(crops, targets, size=32, batch_size=4, bare_fraction=0.3, train=True, seed=0)
+    seen = []
+    for i in range(len(batches)):
+        images, wanted = batches[i]
+        assert images.shape[1:] == (32, 32, 3) and images.dtype == np.float32
+        assert 0 <= images.min() and images.max() <= 255
+        seen += [np.flatnonzero((targets == row).all(axis=1))[0] for row in wanted]
+    assert sorted(seen) == list(range(10)) and len(batches) == 3
+
+
+def test_validation_shows_the_first_masked_version_centred_and_unaltered():
+    crops, targets = crops_and_targets()
+    images, wanted = D.DistillBatches(crops, targets, 32, 4, 0.3, train=False, seed=0)[0]
+    np.testing.assert_array_equal(images, crops[:4, 1, 2:34, 2:34].astype(np.float32))
+    np.testing.assert_array_equal(wanted, targets[:4])
+
+
+def test_resizing_keeps_the_layout():
+    crops, _ = crops_and_targets(n=3, versions=2, size=36)
+    out = D.resized(crops, 18)
+    assert out.shape == (3, 2, 18, 18, 3) and out.dtype == np.uint8
+    assert abs(float(out.mean()) - float(crops.mean())) < 2
+
+
+def test_a_tiny_distillation_saves_an_identity_model_the_gallery_can_use(shared_data, tmp_path, monkeypatch):
+    from maskface.gallery import ModelEmbedder
+    from maskface.store import load_model
+
+    people = sorted((shared_data / "lfw" / "images").iterdir())[:6]
+    files = [str(sorted(person.iterdir())[0].resolve()) for person in people]
+    monkeypatch.setattr(D, "training_images", lambda: files)
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "teacher.npz", files=np.array(files), descriptors=rng.normal(size=(6, 16)).astype(np.float32),
+        hog=np.ones(6, bool),
+    )
+    out = D.distill(
+        D.DistillConfig(
+            teacher=[str(tmp_path / "teacher.npz")], out=str(tmp_path / "student"), input_size=32,
+            epochs=1, batch_size=4, masked_variants=1, weights=None, val_fraction=0.3, cache_dir=str(tmp_path / "cache"),
+        )
+    )
+    stored = load_model(out)
+    assert stored.spec.task == "identity" and stored.spec.crop.size == 32
+    assert stored.spec.training["embedding_id"].startswith("mobilenetv2-distilled-")
+    embedder = ModelEmbedder(stored)
+    rows = embedder.embed(np.zeros((3, 32, 32, 3), np.uint8))
+    assert rows.shape == (3, 16) and np.allclose(np.linalg.norm(rows, axis=1), 1, atol=1e-5)
+    assert list(Path(tmp_path / "cache").glob("distill-*.npz")), "faces are cached for the next run"
