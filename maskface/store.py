@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def save_model(model: keras.Model, spec: ModelSpec, folder: str | os.PathLike) -
     # A fresh copy without optimizer state: the saved folder holds what inference needs, a third the size.
     clean = keras.Model.from_config(model.get_config())
     clean.set_weights(model.get_weights())
+    # Keras refuses to write over the assets/ folder of a model saved there before
+    shutil.rmtree(folder / "assets", ignore_errors=True)
     keras.saving.save_model(clean, str(folder), zipped=False)
     write_spec(spec, folder)
     return folder

@@ -58,3 +58,20 @@ def test_spec_written_atomically(tiny_mask_model):
     store.write_spec(spec, tiny_mask_model)
     assert read_spec(tiny_mask_model).metrics["MASK"]["accuracy"] == 0.5
     assert not list(tiny_mask_model.glob("*.tmp"))
+
+
+def test_saving_over_a_saved_model_replaces_it(tmp_path):
+    import keras
+
+    from maskface.architectures import build_model
+    from maskface.crops import CropSpec
+    from maskface.store import ModelSpec, load_model, save_model
+
+    spec = ModelSpec(task="mask", arch="cnn", labels=["with_mask", "without_mask"], crop=CropSpec(32, 1.2))
+    keras.utils.set_random_seed(0)
+    save_model(build_model("cnn", 2, 32, weights=None), spec, tmp_path / "m")
+    second = build_model("cnn", 2, 32, weights=None)
+    save_model(second, spec, tmp_path / "m")
+    loaded = load_model(tmp_path / "m").model
+    for a, b in zip(loaded.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
