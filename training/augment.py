@@ -1,8 +1,14 @@
-"""Training-time augmentation with keras-cv.
+"""Training-time augmentation with keras-cv, in the input pipeline or in the model's graph.
 
 The papers' set (flips, rotation, zoom, shift, shear, brightness, contrast)
 plus colour and blur jitter: our users' photos come from phone cameras under
 any light, not from the tidy photos we train on.
+
+The same augmenter runs in one of two places (``--augment-on``):
+
+- ``pipeline``: a ``tf.data`` map on the host CPU, overlapped with training by prefetch;
+- ``model``: the first layer of a training-only wrapper model (:func:`with_augmentation`),
+  so on a GPU it runs on the accelerator, per replica, and the host only feeds raw pixels.
 """
 
 from __future__ import annotations
@@ -12,8 +18,35 @@ import keras_cv
 from keras import layers
 
 
+class RandomlyApplied(layers.Layer):
+    """Apply ``layer`` to a random ``rate`` of the images of a batch.
+
+    keras-cv's ``RandomApply`` branches with a Python ``if`` on a tensor, which
+    only works under ``tf.data``'s autograph; this selects per image with
+    ``where``, so it also runs inside a model's graph.
+    """
+
+    def __init__(self, layer: layers.Layer, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.rate = rate
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        self.layer.build(input_shape)
+
+    def call(self, images):
+        pick = keras.random.uniform((keras.ops.shape(images)[0], 1, 1, 1), seed=self.seed_generator) < self.rate
+        return keras.ops.where(pick, self.layer(images), images)
+
+
 def build_augmenter(seed: int = 0) -> keras.Sequential:
-    """A random augmentation pipeline for batches of RGB images in [0, 255]."""
+    """A random augmentation pipeline for batches of float32 RGB images in [0, 255].
+
+    Its layers always augment (keras-cv ignores ``training``); use
+    :func:`with_augmentation` to put it in a model. Build it under a float32
+    policy: keras-cv's geometry is not written for float16.
+    """
     value_range = (0, 255)
     return keras.Sequential(
         [
@@ -25,10 +58,30 @@ def build_augmenter(seed: int = 0) -> keras.Sequential:
             keras_cv.layers.RandomBrightness(0.2, value_range=value_range, seed=seed),
             keras_cv.layers.RandomContrast(value_range=value_range, factor=0.25, seed=seed),
             keras_cv.layers.RandomSaturation((0.3, 0.7), seed=seed),
-            keras_cv.layers.RandomApply(
-                keras_cv.layers.RandomGaussianBlur(kernel_size=5, factor=(0.0, 1.5)), rate=0.2, seed=seed
-            ),
+            RandomlyApplied(keras_cv.layers.RandomGaussianBlur(kernel_size=5, factor=(0.0, 1.5)), rate=0.2, seed=seed),
             layers.Lambda(lambda x: keras.ops.clip(x, 0.0, 255.0)),
         ],
         name="augment",
     )
+
+
+class TrainingOnly(layers.Layer):
+    """Run ``layer`` in training steps only; validation and prediction see the pixels as they are."""
+
+    def __init__(self, layer: layers.Layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape):
+        self.layer.build(input_shape)
+
+    def call(self, images, training=None):
+        return self.layer(images) if training else images
+
+
+def with_augmentation(model: keras.Model, augmenter: keras.Layer) -> keras.Model:
+    """A wrapper that augments, then calls ``model``: train the wrapper, save ``model``."""
+    size = model.input_shape[1:]
+    pixels = keras.Input(size, name="pixels", dtype="float32")
+    augmented = TrainingOnly(augmenter, dtype="float32", name="train_augment")(pixels)
+    return keras.Model(pixels, model(augmented), name=f"{model.name}_augmented")

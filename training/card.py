@@ -1,7 +1,8 @@
 """Model cards in the Hugging Face format, with the measured figures in ``model-index``.
 
 The card is rendered from the model's :class:`~maskface.store.ModelSpec`, so
-the figures in it are always the ones stored with the weights.
+the figures in it are always the ones stored with the weights; the training
+curves are drawn from the ``history.json`` saved beside them.
 """
 
 from __future__ import annotations
@@ -9,12 +10,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from huggingface_hub import EvalResult, ModelCard, ModelCardData  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from maskface.store import ModelSpec
-from maskface.tasks import get_task
 
-DATASETS = {"MASK": "mask (shared/data/mask)", "GENDER-M": "LFW (shared/data/lfw) with simulated masks"}
+DATASETS = {
+    "MASK": "mask (shared/data/mask)",
+    "GENDER-M": "LFW (shared/data/lfw) with simulated masks",
+    "LABELS": "labels collected with the app (held-out part)",
+}
+CURVES_PNG = "curves.png"
+HISTORY_FILE = "history.json"
 
 TEMPLATE = """---
 {{ card_data }}
@@ -47,6 +58,14 @@ Reproduce: `{{ reproduce }}`
 
 ## Training
 
+Trained on {{ date }}.
+
+{{ data_used }}
+
+{{ curves }}
+
+Settings:
+
 {{ training }}
 
 ## Limitations
@@ -62,30 +81,100 @@ def confusion_png(protocol: str) -> str:
     return "confusion_" + protocol.lower().replace(" ", "_").replace("-", "") + ".png"
 
 
-def write_card(folder: str | Path, spec: ModelSpec) -> Path:
-    """Render ``README.md`` for the model saved in ``folder``."""
-    folder = Path(folder)
-    name = folder.name
+def plot_curves(history: list[dict], path: Path) -> bool:
+    """Save accuracy and loss per epoch (training and validation) as one PNG, phases marked; False if nothing to plot."""
+    shown = [m for m in ("accuracy", "loss") if any(m in record for record in history)]
+    if not shown:
+        return False
+    epochs = range(1, len(history) + 1)
+    fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3.2), dpi=100, squeeze=False)
+    for ax, metric in zip(axes[0], shown):
+        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+            if any(key in record for record in history):
+                ax.plot(epochs, [record.get(key, float("nan")) for record in history], style, label=key)
+        for i in range(1, len(history)):
+            if history[i].get("phase") != history[i - 1].get("phase"):
+                ax.axvline(i + 0.5, color="grey", linewidth=0.8)
+                ax.text(i + 0.6, ax.get_ylim()[1], history[i].get("phase", ""), va="top", fontsize=8, color="grey")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(metric)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def _counts(counts: dict | None) -> str:
+    return ", ".join(f"{value} {key}" for key, value in (counts or {}).items()) or "none"
+
+
+def data_used(training: dict) -> str:
+    """The data a model was trained on, in words, from its training settings."""
+    lines = [f"- Base data: `{training['data']}`" if training.get("data") else "- Base data: not recorded"]
+    if training.get("train_counts"):
+        lines[0] += (
+            f" (training and labels' training part: {_counts(training['train_counts'])}; "
+            f"validation: {_counts(training.get('val_counts'))})"
+        )
+    labels = training.get("labels_data")
+    if labels:
+        lines.append(
+            f"- Labels collected with the app: `{labels['source']}`, {labels['used']} of {labels['rows']} records "
+            f"used; training: {_counts(labels.get('train'))}; held out for evaluation: {_counts(labels.get('held_out'))}; "
+            f"left out: {_counts(labels.get('skipped'))}"
+        )
+    return "\n".join(lines)
+
+
+def results(metrics: dict[str, dict]) -> tuple[list[EvalResult], str]:
+    """The model-index entries and the Markdown of a spec's figures.
+
+    Classifier protocols (MASK, GENDER-M, the labels' held-out part) get a
+    table row and a confusion-matrix picture; other protocols (ID-M) list
+    their numeric figures.
+    """
     eval_results = []
     rows = ["| protocol | split | images | accuracy | balanced accuracy | ROC AUC |", "|---|---|---|---|---|---|"]
-    for protocol, m in spec.metrics.items():
+    other = []
+    for protocol, m in metrics.items():
         base = protocol.split()[0]
-        rows.append(
-            f"| {protocol} | {m['split']} | {m['n']} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} "
-            f"| {m['roc_auc']:.4f} |"
-        )
-        for metric in ("accuracy", "balanced_accuracy", "roc_auc"):
+        numbers = {k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n"}
+        for metric, value in numbers.items():
             eval_results.append(
                 EvalResult(
                     task_type="image-classification",
                     dataset_type=base.lower(),
                     dataset_name=DATASETS.get(base, base),
                     dataset_config=protocol,
-                    dataset_split=m["split"],
+                    dataset_split=m.get("split", "test"),
                     metric_type=metric,
-                    metric_value=m[metric],
+                    metric_value=value,
                 )
             )
+        if "confusion_matrix" in m:
+            rows.append(
+                f"| {protocol} | {m['split']} | {m['n']} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} "
+                f"| {m['roc_auc']:.4f} |"
+            )
+        else:
+            other.append(f"- {protocol}: " + ", ".join(f"{k} {v:.4f}" for k, v in numbers.items()))
+    classified = [p for p, m in metrics.items() if "confusion_matrix" in m]
+    parts = []
+    if classified:
+        parts.append("\n".join(rows))
+        parts.append(" ".join(f"![{p} confusion matrix]({confusion_png(p)})" for p in classified))
+    if other:
+        parts.append("\n".join(other))
+    return eval_results, "\n\n".join(parts) or "Not evaluated yet."
+
+
+def write_card(folder: str | Path, spec: ModelSpec) -> Path:
+    """Render ``README.md`` for the model saved in ``folder``."""
+    folder = Path(folder)
+    name = folder.name
+    eval_results, results_markdown = results(spec.metrics)
     data = ModelCardData(
         library_name="keras",
         license="mit",
@@ -94,7 +183,11 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         tags=["maskface", spec.task, spec.arch, "face"],
         eval_results=eval_results or None,
     )
-    data_dir = {"MASK": "mask", "GENDER-M": "lfw"}.get(get_task(spec.task).protocol, spec.task)
+    data_dir = "mask" if spec.task == "mask" else "lfw"
+    curves = ""
+    history = folder / HISTORY_FILE
+    if history.is_file() and plot_curves(json.loads(history.read_text()), folder / CURVES_PNG):
+        curves = f"![accuracy and loss per epoch]({CURVES_PNG})"
     card = ModelCard.from_template(
         data,
         template_str=TEMPLATE,
@@ -105,12 +198,11 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         size=spec.crop.size,
         scale=spec.crop.scale,
         labels=", ".join(f"`{label}`" for label in spec.labels),
-        results_table="\n".join(rows)
-        + "\n\n"
-        + " ".join(f"![{protocol} confusion matrix]({confusion_png(protocol)})" for protocol in spec.metrics)
-        if spec.metrics
-        else "Not evaluated yet.",
+        results_table=results_markdown,
         reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir} --split test",
+        date=spec.training.get("trained_at", "an unrecorded date"),
+        data_used=data_used(spec.training),
+        curves=curves,
         training="```json\n" + json.dumps(spec.training, indent=1, sort_keys=True) + "\n```",
     )
     path = folder / "README.md"

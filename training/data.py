@@ -5,6 +5,10 @@ dataset id behave the same. Images are framed exactly as the analyzer frames
 them, so training and inference see the same crops: face photos are padded to
 a square (an ``--assume-face`` input), other photos are cropped around their
 detected face (:class:`DetectFraming`).
+
+The labeling tab's dataset (:func:`load_labels`) is read the same way and
+merged in by :func:`labeled_arrays`: the trained task's rows only, unsure
+labels skipped, one row per crop, and a stable held-out part for evaluation.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -32,6 +40,9 @@ from .protocols import locate_face
 log = logging.getLogger(__name__)
 
 BALANCE_METHODS = ("none", "under", "over", "smote")
+UNSURE = "unsure"
+LABEL_COLUMNS = ("task", "label", "crop_sha256")
+"""Columns the labeling dataset must have (``maskface.labels``' ``metadata.jsonl``)."""
 
 
 @dataclass
@@ -50,6 +61,13 @@ class ArraySplit:
 
     def counts(self) -> dict[str, int]:
         return {name: int((self.labels == i).sum()) for i, name in enumerate(self.label_names)}
+
+    def __add__(self, other: ArraySplit) -> ArraySplit:
+        if other.label_names != self.label_names:
+            raise ValueError(f"cannot merge labels {other.label_names} into {self.label_names}")
+        return ArraySplit(
+            np.concatenate([self.images, other.images]), np.concatenate([self.labels, other.labels]), self.label_names
+        )
 
 
 @dataclass(frozen=True)
@@ -101,28 +119,148 @@ def to_arrays(ds: datasets.Dataset, task: Task, size: int, framing: DetectFramin
     """Decode, frame and resize every image; map the dataset's labels onto the task's label order.
 
     Without ``framing`` an image is taken as a face crop and padded to a square
-    (what ``--assume-face`` does); rows with other labels (e.g. ``unknown``) are left out.
+    (what ``--assume-face`` does), decoded in parallel threads (Pillow releases
+    the GIL while decoding); rows with other labels (e.g. ``unknown``) are left out.
     """
     label_of = row_label(ds, task)
-    detector = make_detector(framing.detector) if framing else None
-    rng = np.random.default_rng(framing.seed if framing else 0)
-    images, labels = [], []
-    for i, row in enumerate(tqdm(ds, desc=f"loading {len(ds)} images", unit="img", leave=False)):
-        label = label_of(row)
-        if label not in task.labels:
-            continue
-        pixels = load_image(row["image"])
-        if framing is None:
-            images.append(pad_to_square(pixels, size))
-        else:
+    column = task.name if task.name in ds.column_names else "label"
+    found = [label_of(row) for row in ds.select_columns([column])]
+    keep = [i for i, label in enumerate(found) if label in task.labels]
+    if not keep:
+        raise ValueError(f"no rows labelled {' or '.join(task.labels)} in the data")
+    encoded = ds.cast_column("image", datasets.Image(decode=False)).select_columns(["image"])
+    sources = [item["bytes"] or item["path"] for item in encoded.select(keep)["image"]]
+    progress = {"desc": f"loading {len(keep)} images", "unit": "img", "leave": False, "total": len(keep)}
+    if framing is None:
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            images = list(tqdm(pool.map(lambda source: pad_to_square(load_image(source), size), sources), **progress))
+    else:
+        detector = make_detector(framing.detector)
+        rng = np.random.default_rng(framing.seed)
+        images = []
+        for i, source in tqdm(zip(keep, sources), **progress):
+            pixels = load_image(source)
             face = locate_face(pixels, detector)
             if rng.random() < framing.masked_fraction:
                 pixels = simulate_mask(pixels, face.keypoints, face.box, rng=framing.seed + i)
             images.append(crop_square(pixels, face.box, size, framing.scale))
-        labels.append(task.labels.index(label))
-    if not labels:
-        raise ValueError(f"no rows labelled {' or '.join(task.labels)} in the data")
-    return ArraySplit(np.stack(images), np.asarray(labels, dtype=np.int32), list(task.labels))
+    labels = np.asarray([task.labels.index(found[i]) for i in keep], dtype=np.int32)
+    return ArraySplit(np.stack(images), labels, list(task.labels))
+
+
+@dataclass
+class LabeledData:
+    """The labeling tab's crops for one task: a training part, a held-out part, and what was left out why."""
+
+    train: ArraySplit
+    held_out: ArraySplit
+    summary: dict = field(default_factory=dict)
+
+
+def load_labels(source: str) -> datasets.Dataset:
+    """Every row of the labeling dataset (a folder in imagefolder layout or a Hub dataset id), splits joined."""
+    if Path(source).is_dir():
+        dsd = datasets.load_dataset("imagefolder", data_dir=str(source))
+    else:
+        dsd = datasets.load_dataset(source)
+    table = datasets.concatenate_datasets(list(dsd.values()))
+    missing = [c for c in LABEL_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{source} is not a labeling dataset: its metadata.jsonl lacks {', '.join(missing)}")
+    return table
+
+
+def select_labels(table: datasets.Dataset, task: Task) -> tuple[datasets.Dataset, dict]:
+    """One row per crop for ``task``, labelled by the majority of its labelers.
+
+    Skipped, and counted in the returned summary: rows of other tasks, labels
+    marked unsure or not usable or outside the task's labels, rows without the
+    contributor's consent, and crops whose labelers tie.
+    """
+    columns = [c for c in ("task", "label", "crop_sha256", "usable", "consent") if c in table.column_names]
+    votes: dict[str, Counter] = {}
+    first: dict[str, int] = {}
+    skipped: Counter = Counter()
+    for i, row in enumerate(table.select_columns(columns)):
+        if row["task"] != task.name:
+            skipped["other_task"] += 1
+        elif row.get("consent", True) is not True:
+            skipped["no_consent"] += 1
+        elif row["label"] == UNSURE or row.get("usable", True) is False:
+            skipped["unsure"] += 1
+        elif row["label"] not in task.labels:
+            skipped["unknown_label"] += 1
+        else:
+            votes.setdefault(row["crop_sha256"], Counter())[row["label"]] += 1
+            first.setdefault(row["crop_sha256"], i)
+    chosen: dict[int, str] = {}
+    for sha, count in votes.items():
+        (label, n), *rest = count.most_common(2)
+        if rest and rest[0][1] == n:
+            skipped["conflicting"] += sum(count.values())
+        else:
+            chosen[first[sha]] = label
+            skipped["duplicate"] += sum(count.values()) - 1
+    index = sorted(chosen)
+    rows = table.select(index)
+    rows = rows.remove_columns("label").add_column("label", [chosen[i] for i in index])
+    return rows, {"rows": len(table), "used": len(index), "skipped": {k: v for k, v in sorted(skipped.items()) if v}}
+
+
+def held_out_split(data: ArraySplit, keys: list[str], fraction: float) -> tuple[ArraySplit, ArraySplit]:
+    """Hold out ``fraction`` of each class (one at least, when a class has two), chosen by ``keys``.
+
+    Keys are the crops' SHA-256 digests: the choice depends on the crops alone, not on
+    their order or on a seed, so a rerun holds out the same crops.
+    """
+    held = []
+    for cls in np.unique(data.labels):
+        index = sorted(np.flatnonzero(data.labels == cls), key=lambda i: keys[i])
+        n = int(round(len(index) * fraction))
+        if len(index) >= 2:
+            n = min(max(n, 1), len(index) - 1)
+        held += index[:n]
+    mask = np.zeros(len(data), dtype=bool)
+    mask[held] = True
+    return data.subset(np.flatnonzero(~mask)), data.subset(np.flatnonzero(mask))
+
+
+def pixel_digests(images: np.ndarray) -> list[str]:
+    """A digest of each framed crop's pixels, to find the same face photo in two datasets."""
+    return [hashlib.sha1(image.tobytes()).hexdigest() for image in images]
+
+
+def labeled_arrays(
+    source: str,
+    task: Task,
+    size: int,
+    held_out_fraction: float,
+    cache_dir: Path | None,
+    base: ArraySplit | None = None,
+) -> LabeledData:
+    """The labeling dataset's crops for ``task``, framed like face photos, split into train and held-out.
+
+    Crops whose framed pixels equal an image of ``base`` (the base training
+    data) are dropped, so nothing is counted twice or evaluated on seen data.
+    """
+    rows, summary = select_labels(load_labels(source), task)
+    empty = ArraySplit(np.zeros((0, size, size, 3), np.uint8), np.zeros(0, np.int32), list(task.labels))
+    if not len(rows):
+        log.warning("no usable %s labels in %s", task.name, source)
+        return LabeledData(empty, empty, summary | {"source": source})
+    key = {"labels": rows._fingerprint, "task": task.name, "size": size}
+    arrays = cached_arrays(cache_dir, key, lambda: to_arrays(rows, task, size))
+    keys = list(rows["crop_sha256"])
+    if base is not None:
+        seen = set(pixel_digests(base.images))
+        fresh = np.asarray([d not in seen for d in pixel_digests(arrays.images)], dtype=bool)
+        if not fresh.all():
+            summary["skipped"]["in_base_data"] = int((~fresh).sum())
+        arrays, keys = arrays.subset(np.flatnonzero(fresh)), [k for k, f in zip(keys, fresh) if f]
+    train, held_out = held_out_split(arrays, keys, held_out_fraction)
+    summary |= {"source": source, "train": train.counts(), "held_out": held_out.counts()}
+    log.info("labels from %s: %s", source, summary)
+    return LabeledData(train, held_out, summary)
 
 
 def cached_arrays(cache_dir: Path | None, key: dict, make: Callable[[], ArraySplit]) -> ArraySplit:
@@ -137,7 +275,7 @@ def cached_arrays(cache_dir: Path | None, key: dict, make: Callable[[], ArraySpl
             return ArraySplit(saved["images"], saved["labels"], [str(n) for n in saved["label_names"]])
     arrays = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.npz")  # several workers may be making the same arrays
     np.savez(tmp, images=arrays.images, labels=arrays.labels, label_names=np.array(arrays.label_names))
     tmp.replace(path)
     return arrays
@@ -177,12 +315,25 @@ def make_dataset(
     augmenter=None,
     shuffle: bool = False,
     seed: int = 0,
+    drop_remainder: bool = False,
 ) -> tf.data.Dataset:
-    """A batched, prefetched ``tf.data`` pipeline; augmentation runs on whole batches in parallel."""
+    """A batched, prefetched ``tf.data`` pipeline of float32 pixels.
+
+    ``augmenter`` (when given) runs on whole batches in parallel on the host;
+    leave it out when the model augments on the accelerator. The frames are
+    decoded once and held in memory (and on disk by :func:`cached_arrays`), so
+    each epoch only shuffles, batches and casts. Under a multi-worker strategy
+    every worker reads its own share of each batch; ``drop_remainder`` leaves
+    out a last partial batch, which would give some replicas no images at all.
+    """
     ds = tf.data.Dataset.from_tensor_slices((data.images, data.labels))
     if shuffle:
         ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).map(
+        lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE
+    )
     if augmenter is not None:
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

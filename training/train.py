@@ -1,8 +1,14 @@
-"""Fit a model for a task: data, balancing, augmentation, callbacks, saving.
+"""Fit a model for a task: data, devices, augmentation, callbacks, resuming, saving.
 
 Pretrained backbones train in two phases: the new head on a frozen backbone,
 then the top of the backbone with a ten times smaller learning rate. The
 weights with the best validation accuracy are the ones saved.
+
+The devices and precision come from :mod:`training.devices`; ``batch_size``
+is per replica, so the global batch grows with the replicas. Under mixed
+precision the output layer stays float32 (and Keras scales the loss); the
+saved model is always float32. An interrupted run resumes from ``OUT/.run``
+(:mod:`training.progress`).
 """
 
 from __future__ import annotations
@@ -10,20 +16,25 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from maskface.architectures import DEFAULT_INPUT_SIZE, build_model, default_backbone_weights, set_backbone_trainable
 from maskface.crops import CropSpec
 from maskface.store import ModelSpec, load_model, save_model
-from maskface.tasks import get_task
+from maskface.tasks import Task, get_task
 
 from . import data as data_lib
-from .augment import build_augmenter
+from .augment import build_augmenter, with_augmentation
+from .card import HISTORY_FILE, confusion_png
+from .devices import dtype_policy, gpus, make_strategy, prepare_for_strategy, use_mixed_precision, worker_id
+from .evaluate import figures, plot_confusion
+from .progress import AtomicBackupAndRestore, EpochLog, KeepBest, RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +43,13 @@ FINE_TUNE_FROM = {"mobilenetv2": "block_13", "vgg16": "block4"}
 # How far a detector box is enlarged so a detected face is framed like the training photos:
 # on 276 single-face images of mask/train, image side / RetinaFace box side has median 1.2.
 DETECTOR_BOX_SCALE = 1.2
+# Every architecture ends in this softmax layer; under mixed precision it computes in float32.
+OUTPUT_LAYER = "probs"
+HELD_OUT = "LABELS held-out"
+"""Metrics key of the labeling dataset's held-out part."""
+AUGMENT_PLACES = ("auto", "pipeline", "model")
+# Settings that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = ("cache_dir",)
 
 
 @dataclass
@@ -43,6 +61,7 @@ class TrainConfig:
     epochs: int = 12
     fine_tune_epochs: int = 8
     batch_size: int = 32
+    """Per replica: the global batch is this times the number of replicas."""
     learning_rate: float = 1e-3
     input_size: int | None = None
     balance: str = "none"
@@ -50,7 +69,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 1234
     limit: int | None = None
-    """Use at most this many training images (smoke tests, quick runs)."""
+    """Use at most this many base training images (smoke tests, quick runs)."""
     framing: str = "whole"
     """``whole``: the images are face crops; ``detect``: crop around the detected face (LFW)."""
     masked_fraction: float = 0.0
@@ -58,16 +77,38 @@ class TrainConfig:
     cache_dir: str | None = ".cache/maskface"
     init_from: str | None = None
     """Start from the weights of this saved model (same task and architecture) instead of from scratch."""
+    labels: str | None = None
+    """The labeling tab's dataset (folder or Hub dataset id), merged with ``data``."""
+    held_out_fraction: float = 0.2
+    """Share of each class of ``labels`` kept out of training, for evaluation."""
+    mixed_precision: str = "auto"
+    strategy: str = "auto"
+    augment_on: str = "auto"
+    """``pipeline``: tf.data on the host; ``model``: in the training graph (on the GPU); auto: model on GPUs."""
 
 
-def train(cfg: TrainConfig) -> Path:
-    """Train, keep the best checkpoint, and save the model folder to ``cfg.out``; returns it."""
-    keras.utils.set_random_seed(cfg.seed)
-    task = get_task(cfg.task)
-    size = cfg.input_size or DEFAULT_INPUT_SIZE[cfg.arch]
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    epochs: int
+    learning_rate: float
+    unfreeze_from: str | None
 
+
+def plan(cfg: TrainConfig) -> list[Phase]:
+    """From scratch: one phase. Pretrained: the head, then the top of the backbone at a tenth of the rate."""
+    if cfg.arch == "cnn":
+        return [Phase("scratch", cfg.epochs, cfg.learning_rate, None)]
+    phases = [Phase("head", cfg.epochs, cfg.learning_rate, None)]
+    if cfg.fine_tune_epochs > 0:
+        phases.append(Phase("fine-tune", cfg.fine_tune_epochs, cfg.learning_rate / 10, FINE_TUNE_FROM[cfg.arch]))
+    return phases
+
+
+def training_data(
+    cfg: TrainConfig, task: Task, size: int
+) -> tuple[data_lib.ArraySplit, data_lib.ArraySplit, data_lib.LabeledData | None]:
+    """Training and validation arrays from the base data plus the labels' training part; the labels' held-out part."""
     framing = (
         data_lib.DetectFraming(DETECTOR_BOX_SCALE, cfg.masked_fraction, cfg.seed) if cfg.framing == "detect" else None
     )
@@ -77,78 +118,195 @@ def train(cfg: TrainConfig) -> Path:
     full = data_lib.cached_arrays(cfg.cache_dir, key, lambda: data_lib.to_arrays(rows, task, size, framing))
     if cfg.limit:
         full = full.subset(np.random.default_rng(cfg.seed).permutation(len(full))[: cfg.limit])
+    labeled = None
+    if cfg.labels:
+        labeled = data_lib.labeled_arrays(cfg.labels, task, size, cfg.held_out_fraction, cfg.cache_dir, base=full)
+        full = full + labeled.train
     train_set, val_set = data_lib.stratified_split(full, cfg.val_fraction, cfg.seed)
     train_set = data_lib.balance(train_set, cfg.balance, cfg.seed)
     log.info("train %s, validation %s", train_set.counts(), val_set.counts())
+    return train_set, val_set, labeled
 
+
+def evaluate_held_out(model: keras.Model, held_out: data_lib.ArraySplit, task: Task, folder: Path) -> dict | None:
+    """Figures of ``model`` on the labels' held-out crops (framed like ``predict --assume-face``), with a confusion PNG.
+
+    ``None`` when the held-out part lacks a class: ROC AUC needs both.
+    """
+    if len(np.unique(held_out.labels)) < len(task.labels):
+        log.warning("the held-out labels %s lack a class: not evaluated", held_out.counts())
+        return None
+    probs = model.predict(held_out.images.astype(np.float32), batch_size=64, verbose=0)
+    positive = task.labels.index(task.positive)
+    figs = figures(held_out.labels, probs[:, positive], task.labels, positive)
+    plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(HELD_OUT))
+    return {"split": "held-out"} | {k: v for k, v in figs.items() if k != "labels"}
+
+
+@dataclass
+class Setup:
+    """Where and how a run trains: the strategy, its replicas, the precision and where augmentation runs."""
+
+    strategy: tf.distribute.Strategy
+    mixed: bool
+    augment_on: str
+
+    @property
+    def replicas(self) -> int:
+        return self.strategy.num_replicas_in_sync
+
+    def describe(self) -> dict:
+        return {
+            "strategy": type(self.strategy).__name__,
+            "replicas": self.replicas,
+            "mixed_precision": self.mixed,
+            "augment_on": self.augment_on,
+            "devices": [d.name for d in tf.config.list_logical_devices()],
+        }
+
+
+def build_models(cfg: TrainConfig, setup: Setup, classes: int, size: int, weights: str | None):
+    """The network that is saved, and the model that is fitted (the network, or augmentation + network)."""
+    with setup.strategy.scope(), dtype_policy("mixed_float16" if setup.mixed else "float32"):
+        model = build_model(cfg.arch, classes, size, weights=weights)
+        if setup.mixed:
+            model.get_layer(OUTPUT_LAYER).dtype_policy = "float32"  # softmax and loss in float32
+        fitted = model
+        if setup.augment_on == "model":
+            with dtype_policy("float32"):  # keras-cv's geometry is written for float32
+                fitted = with_augmentation(model, build_augmenter(cfg.seed))
+    prepare_for_strategy(fitted, setup.strategy)
+    return model, fitted
+
+
+def fit_phases(
+    phases: list[Phase], model: keras.Model, fitted: keras.Model, setup: Setup, run: RunFolder, train_ds, val_ds, n: int
+) -> None:
+    """Fit each phase not finished yet, resuming an interrupted one from its last backed-up epoch."""
+    done = [p for p in phases if run.phase_done(p.name)]
+    if done:
+        model.set_weights(run.weights(f"after-{done[-1].name}"))
+        log.info("phases already done: %s", ", ".join(p.name for p in done))
+    tty = sys.stderr.isatty()
+    for i, phase in enumerate(phases):
+        if phase in done:
+            continue
+        set_backbone_trainable(model, phase.unfreeze_from)
+        with setup.strategy.scope():
+            fitted.compile(
+                optimizer=keras.optimizers.Adam(phase.learning_rate),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        resume_at = run.resume_epoch(phase.name)
+        if resume_at:
+            log.info("resuming phase %s at epoch %d/%d", phase.name, resume_at + 1, phase.epochs)
+        log.info("phase %s: %d epochs at learning rate %g", phase.name, phase.epochs, phase.learning_rate)
+        fitted.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=phase.epochs,
+            shuffle=False,  # the pipeline shuffles
+            verbose=1 if tty else 0,
+            callbacks=[
+                EpochLog(run, phase.name, n, sum(p.epochs for p in phases[i + 1 :]), batch_lines=not tty),
+                KeepBest(run, model),
+                keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-6),
+                # kept after the phase ends, until finish_phase has the phase's weights
+                AtomicBackupAndRestore(str(run.backup_dir(phase.name)), delete_checkpoint=False),
+            ],
+        )
+        run.finish_phase(phase.name, model.get_weights())
+
+
+def train(cfg: TrainConfig) -> Path | None:
+    """Train, keep the best weights, and save the model folder to ``cfg.out``; returns it.
+
+    Run again with the same settings after an interruption, it resumes. In a
+    multi-worker cluster every worker trains and only the chief saves (the
+    others return ``None``).
+    """
+    strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy must exist before other TF work
+    keras.utils.set_random_seed(cfg.seed)
+    task = get_task(cfg.task)
+    size = cfg.input_size or DEFAULT_INPUT_SIZE[cfg.arch]
+    if cfg.augment_on not in AUGMENT_PLACES:
+        raise ValueError(f"augment_on is one of {', '.join(AUGMENT_PLACES)}, not {cfg.augment_on!r}")
+    if not 0 <= cfg.held_out_fraction < 1:
+        raise ValueError(f"the held-out share of the labels must be in [0, 1), got {cfg.held_out_fraction}")
+    augment_on = cfg.augment_on if cfg.augment_on != "auto" else "model" if gpus() else "pipeline"
+    setup = Setup(strategy, use_mixed_precision(cfg.mixed_precision), augment_on)
+    worker = worker_id(strategy)
+    # every worker trains; only the chief's folder is the model (the others keep their own resume state)
+    out = Path(cfg.out) if worker is None else Path(cfg.out) / f".worker-{worker}"
+    out.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(out, {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES})
+    global_batch = cfg.batch_size * setup.replicas
+    log.info(
+        "%s with %d replica(s): global batch %d, %s, augmentation in the %s",
+        type(strategy).__name__,
+        setup.replicas,
+        global_batch,
+        "mixed_float16" if setup.mixed else "float32",
+        augment_on,
+    )
+
+    train_set, val_set, labeled = training_data(cfg, task, size)
     weights = default_backbone_weights(cfg.arch) if cfg.weights == "auto" else cfg.weights
-    model = build_model(cfg.arch, len(task.labels), size, weights=weights)
+    model, fitted = build_models(cfg, setup, len(task.labels), size, weights)
     earlier: dict | None = None
     if cfg.init_from:
         start = load_model(cfg.init_from)
         if (start.spec.task, start.spec.arch, start.spec.crop.size) != (task.name, cfg.arch, size):
-            raise ValueError(f"{cfg.init_from} is a {start.spec.arch} {start.spec.task} model at {start.spec.crop.size} px")
+            raise ValueError(
+                f"{cfg.init_from} is a {start.spec.arch} {start.spec.task} model at {start.spec.crop.size} px"
+            )
         model.set_weights(start.model.get_weights())
         earlier = start.spec.training
-    train_ds = data_lib.make_dataset(train_set, cfg.batch_size, build_augmenter(cfg.seed), shuffle=True, seed=cfg.seed)
-    val_ds = data_lib.make_dataset(val_set, cfg.batch_size)
-
-    checkpoint = out / "best.weights.h5"
-    history: list[dict] = []
-    if cfg.arch == "cnn":
-        phases = [("scratch", cfg.epochs, cfg.learning_rate, None)]
-    else:
-        phases = [("head", cfg.epochs, cfg.learning_rate, None)]
-        if cfg.fine_tune_epochs > 0:
-            phases.append(("fine-tune", cfg.fine_tune_epochs, cfg.learning_rate / 10, FINE_TUNE_FROM[cfg.arch]))
-
-    best = -1.0
-    started = time.time()
-    for name, epochs, lr, unfreeze_from in phases:
-        set_backbone_trainable(model, unfreeze_from)
-        model.compile(
-            optimizer=keras.optimizers.Adam(lr),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        saver = keras.callbacks.ModelCheckpoint(
-            str(checkpoint), monitor="val_accuracy", save_best_only=True, save_weights_only=True, mode="max"
-        )
-        saver.best = best  # a later phase only overwrites the checkpoint when it beats the earlier one
-        log.info("phase %s: %d epochs at learning rate %g", name, epochs, lr)
-        fit = model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            shuffle=False,  # the pipeline shuffles
-            verbose=1 if sys.stderr.isatty() else 2,
-            callbacks=[saver, keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-6)],
-        )
-        best = saver.best
-        history += [
-            {"phase": name, **{k: float(v[i]) for k, v in fit.history.items()}} for i in range(len(fit.history["loss"]))
-        ]
-    model.load_weights(str(checkpoint))
-    checkpoint.unlink()
-
-    settings = asdict(cfg) | {
-        "weights": weights,
-        "input_size": size,
-        "train_counts": train_set.counts(),
-        "val_counts": val_set.counts(),
-        "best_val_accuracy": float(best),
-        "train_seconds": round(time.time() - started, 1),
-        "continues": earlier,
-        "images_per_second": round(sum(len(train_set) * e for _, e, _, _ in phases) / (time.time() - started), 1),
-    }
-    spec = ModelSpec(
-        task=task.name,
-        arch=cfg.arch,
-        labels=list(task.labels),
-        crop=CropSpec(size=size, scale=DETECTOR_BOX_SCALE),
-        training=settings,
+    with dtype_policy("float32"):  # built outside the strategy: tf.data runs it on the host
+        host_augmenter = build_augmenter(cfg.seed) if augment_on == "pipeline" else None
+    # every replica gets a full batch: a partial last one would leave some with none
+    train_ds = data_lib.make_dataset(
+        train_set, global_batch, host_augmenter, shuffle=True, seed=cfg.seed, drop_remainder=setup.replicas > 1
     )
-    save_model(model, spec, out)
-    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    log.info("saved %s (best validation accuracy %.4f)", out, best)
+    val_ds = data_lib.make_dataset(val_set, global_batch)
+    fit_phases(plan(cfg), model, fitted, setup, run, train_ds, val_ds, len(train_set))
+    if worker is not None:
+        run.remove()
+        out.rmdir()
+        log.info("worker %d done: the chief saves the model", worker)
+        return None
+
+    history = run.history()
+    # a plain float32 copy, outside the strategy: what inference loads, and safe to run on the chief alone
+    with dtype_policy("float32"):
+        export = build_model(cfg.arch, len(task.labels), size, weights=None)
+    export.set_weights(run.weights("best"))
+    metrics = {}
+    if labeled is not None and len(labeled.held_out):
+        held = evaluate_held_out(export, labeled.held_out, task, out)
+        metrics = {HELD_OUT: held} if held else {}
+    settings = (
+        asdict(cfg)
+        | setup.describe()
+        | {
+            "weights": weights,
+            "input_size": size,
+            "global_batch_size": global_batch,
+            "train_counts": train_set.counts(),
+            "val_counts": val_set.counts(),
+            "labels_data": labeled.summary if labeled else None,
+            "best_val_accuracy": run.best(),
+            "train_seconds": round(sum(r["seconds"] for r in history), 1),
+            "images_per_second": round(float(np.median([r["images_per_second"] for r in history])), 1),
+            "continues": earlier,
+            "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        }
+    )
+    crop = CropSpec(size=size, scale=DETECTOR_BOX_SCALE)
+    spec = ModelSpec(task.name, cfg.arch, list(task.labels), crop, metrics=metrics, training=settings)
+    save_model(export, spec, out)
+    (out / HISTORY_FILE).write_text(json.dumps(history, indent=1) + "\n")
+    run.remove()
+    log.info("saved %s (best validation accuracy %.4f)", out, settings["best_val_accuracy"])
     return out

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from maskface.crops import pad_to_square
 from maskface.tasks import TASKS
 from training import data as data_lib
 
@@ -83,3 +84,75 @@ def test_lfw_is_split_by_its_split_column_and_cropped_around_faces(shared_data):
     lower = np.abs(arrays.images[:, 40:].astype(int) - bare.images[:, 40:]).mean()
     upper = np.abs(arrays.images[:, :20].astype(int) - bare.images[:, :20]).mean()
     assert lower > 10 * max(upper, 0.1)
+
+
+def label_table(rows: list[tuple]):
+    """An in-memory labeling table: (task, label, crop_sha256[, consent]) per row."""
+    import datasets
+
+    columns = {"task": [r[0] for r in rows], "label": [r[1] for r in rows], "crop_sha256": [r[2] for r in rows]}
+    columns["consent"] = [r[3] if len(r) > 3 else True for r in rows]
+    return datasets.Dataset.from_dict(columns)
+
+
+def test_labels_of_other_tasks_unsure_and_unconsented_rows_are_skipped():
+    table = label_table([
+        ("mask", "with_mask", "a"), ("gender", "female", "b"), ("gender", "unsure", "c"),
+        ("mask", "without_mask", "d", False), ("identity", "Ada", "e"), ("mask", "maybe", "f"),
+    ])
+    rows, summary = data_lib.select_labels(table, TASKS["mask"])
+    assert rows["crop_sha256"] == ["a"] and rows["label"] == ["with_mask"]
+    assert summary["skipped"] == {"other_task": 3, "no_consent": 1, "unknown_label": 1}
+    rows, summary = data_lib.select_labels(table, TASKS["gender"])
+    assert rows["label"] == ["female"] and summary["skipped"]["unsure"] == 1
+
+
+def test_a_crop_labelled_twice_counts_once_with_the_majority_label_and_ties_are_dropped():
+    table = label_table([
+        ("mask", "with_mask", "a"), ("mask", "without_mask", "a"), ("mask", "with_mask", "a"),
+        ("mask", "with_mask", "b"), ("mask", "without_mask", "b"),
+        ("mask", "without_mask", "c"), ("mask", "without_mask", "c"),
+    ])
+    rows, summary = data_lib.select_labels(table, TASKS["mask"])
+    assert list(zip(rows["crop_sha256"], rows["label"])) == [("a", "with_mask"), ("c", "without_mask")]
+    assert summary == {"rows": 7, "used": 2, "skipped": {"conflicting": 2, "duplicate": 3}}
+
+
+def test_held_out_part_is_stratified_and_depends_on_the_crops_not_their_order():
+    data = split(10, 4)
+    keys = [f"{i:02d}" for i in range(14)]
+    train, held = data_lib.held_out_split(data, keys, 0.2)
+    assert held.counts() == {"with_mask": 2, "without_mask": 1} and len(train) == 11
+    order = np.random.default_rng(3).permutation(14)
+    _, again = data_lib.held_out_split(data.subset(order), [keys[i] for i in order], 0.2)
+    assert {img.tobytes() for img in again.images} == {img.tobytes() for img in held.images}
+    # a class with two crops still gives one to each side; one crop stays in training
+    _, few = data_lib.held_out_split(split(2, 1), ["a", "b", "c"], 0.2)
+    assert few.counts() == {"with_mask": 1, "without_mask": 0}
+
+
+def test_labels_from_the_label_store_are_framed_merged_and_held_out(label_store, make_face, tmp_path):
+    store, me = label_store
+    rng = np.random.default_rng(5)
+    for i in range(10):
+        label = ("with_mask", "without_mask")[i % 2]
+        store.add(make_face(rng, label), "mask", label, labeler_id=me, consent=True)
+    store.add(make_face(rng, "without_mask"), "gender", "unsure", labeler_id=me, consent=True)
+    base_face = make_face(rng, "with_mask")
+    store.add(base_face, "mask", "with_mask", labeler_id=me, consent=True)
+    base = data_lib.ArraySplit(
+        np.stack([pad_to_square(base_face, 32)]), np.array([0], np.int32), ["with_mask", "without_mask"]
+    )
+
+    got = data_lib.labeled_arrays(str(store.folder), TASKS["mask"], 32, 0.2, tmp_path / "cache", base=base)
+    assert got.train.images.shape == (8, 32, 32, 3) and got.train.images.dtype == np.uint8
+    assert got.held_out.counts() == {"with_mask": 1, "without_mask": 1}
+    assert got.summary["skipped"] == {"other_task": 1, "in_base_data": 1}
+    assert got.summary["rows"] == 12 and got.summary["used"] == 11
+    merged = base + got.train
+    assert len(merged) == 9 and merged.counts()["with_mask"] == 5
+
+
+def test_a_folder_without_label_columns_is_refused(toy_imagefolder):
+    with pytest.raises(ValueError, match="not a labeling dataset"):
+        data_lib.load_labels(str(toy_imagefolder / "train"))
