@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -13,6 +14,8 @@ class Task:
     """The label whose probability is the score for ROC AUC."""
     protocol: str
     """The evaluation protocol of ``../shared/data/README.md`` that reports on this task."""
+    column: str | None = None
+    """The data column holding the label, when it is not named after the task (else ``label``)."""
 
 
 TASKS: dict[str, Task] = {
@@ -21,8 +24,20 @@ TASKS: dict[str, Task] = {
 }
 
 
-def get_task(name: str) -> Task:
+#: The seeds' closed-set recognition: a softmax over a fixed set of known people (for comparison
+#: with the papers; the product recognises people by embedding, see ``maskface.gallery``).
+#: Its labels, the people, come from the data (``training.protocols.closed_set_people``).
+CLOSED_SET = "identity-closed"
+TRAINABLE = (*TASKS, CLOSED_SET)
+
+
+def get_task(name: str, labels: Sequence[str] | None = None) -> Task:
+    """The task called ``name``; the closed-set task needs its ``labels`` (the people, from data or a model's spec)."""
+    if name == CLOSED_SET:
+        if not labels:
+            raise ValueError(f"the {CLOSED_SET} task needs its people as labels")
+        return Task(CLOSED_SET, tuple(labels), positive=labels[0], protocol="ID-CLOSED", column="identity")
     try:
         return TASKS[name]
     except KeyError:
-        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
+        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TRAINABLE)}") from None

@@ -8,7 +8,7 @@ import logging
 import sys
 
 from maskface.architectures import ARCHITECTURES
-from maskface.tasks import TASKS
+from maskface.tasks import TRAINABLE
 
 from .data import BALANCE_METHODS
 
@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model and save it with its spec; rerun the same command to resume")
-    t.add_argument("--task", choices=sorted(TASKS), required=True)
+    t.add_argument("--task", choices=TRAINABLE, required=True)
     t.add_argument("--arch", choices=ARCHITECTURES, required=True)
     t.add_argument("--data", required=True, help="imagefolder directory or Hub dataset id")
     t.add_argument("--labels", help="the labeling tab's dataset (folder or Hub dataset id) to merge in")

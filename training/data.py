@@ -105,10 +105,15 @@ def load_split(data: str, split: str) -> datasets.Dataset:
     return table
 
 
+def label_column(ds: datasets.Dataset, task: Task) -> str:
+    """The column with the task's labels: the task's own (``column``, else its name) when present, else ``label``."""
+    column = task.column or task.name
+    return column if column in ds.column_names else "label"
+
+
 def row_label(ds: datasets.Dataset, task: Task) -> Callable[[dict], str]:
-    """A function giving a row's label as text, from the column named after the task
-    (``gender``) or else ``label``, decoding imagefolder's class indices."""
-    column = task.name if task.name in ds.column_names else "label"
+    """A function giving a row's label as text, from :func:`label_column`, decoding imagefolder's class indices."""
+    column = label_column(ds, task)
     feature = ds.features[column]
     if isinstance(feature, datasets.ClassLabel):
         return lambda row: feature.names[row[column]]
@@ -123,7 +128,7 @@ def to_arrays(ds: datasets.Dataset, task: Task, size: int, framing: DetectFramin
     the GIL while decoding); rows with other labels (e.g. ``unknown``) are left out.
     """
     label_of = row_label(ds, task)
-    column = task.name if task.name in ds.column_names else "label"
+    column = label_column(ds, task)
     found = [label_of(row) for row in ds.select_columns([column])]
     keep = [i for i, label in enumerate(found) if label in task.labels]
     if not keep:

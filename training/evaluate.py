@@ -25,11 +25,11 @@ from maskface.gallery import ModelEmbedder  # noqa: E402
 from maskface.image import ImageSource, load_image  # noqa: E402
 from maskface.masksim import simulate_mask  # noqa: E402
 from maskface.store import StoredModel, load_model, resolve, write_spec  # noqa: E402
-from maskface.tasks import get_task  # noqa: E402
+from maskface.tasks import CLOSED_SET, get_task  # noqa: E402
 
 from . import data as data_lib  # noqa: E402
 from .card import confusion_png, write_card  # noqa: E402
-from .protocols import evaluate_idm, locate_face  # noqa: E402
+from .protocols import closed_set_part, evaluate_idm, locate_face  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -40,34 +40,41 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
     MASK: accuracy, ROC AUC and the confusion matrix of ``predict --assume-face``
     on the face photos of ``split``. GENDER-M: the same plus balanced accuracy
     on the central face of each photo, once with a simulated mask (seeded per
-    image) and once bare. ID-M (identity models; ``data`` is the LFW folder):
-    see :func:`evaluate_identity`.
+    image) and once bare; ID-CLOSED (the closed-set classifier) likewise on its
+    test part, with accuracy and balanced accuracy. ID-M (identity models;
+    ``data`` is the LFW folder): see :func:`evaluate_identity`.
     """
     stored = load_model(model_source)
     if stored.spec.task == "identity":
         return evaluate_identity(stored, model_source, data, write)
-    task = get_task(stored.spec.task)
+    task = get_task(stored.spec.task, stored.spec.labels)
     analyzer = Analyzer(models={task.name: stored})
-    rows = data_lib.load_split(data, split)
+    if task.name == CLOSED_SET:  # its test part lies inside LFW's train split (other people than ID-M's)
+        rows = closed_set_part(data_lib.load_split(data, "train"), task.labels, "test")
+    else:
+        rows = data_lib.load_split(data, split)
     label_of = data_lib.row_label(rows, task)
-    detector = make_detector("auto") if task.protocol == "GENDER-M" else None
+    detector = make_detector("auto") if task.protocol in ("GENDER-M", "ID-CLOSED") else None
     truth: list[int] = []
-    positive_prob: dict[str, list[float]] = defaultdict(list)
+    predictions: dict[str, list[Prediction]] = defaultdict(list)
     for i, row in enumerate(tqdm(rows, desc=f"evaluating on {split}", unit="img")):
         label = label_of(row)
         if label not in task.labels:
             continue
         truth.append(task.labels.index(label))
         for condition, prediction in _predict(analyzer, stored, row["image"], detector, seed=i).items():
-            p = prediction.score if prediction.label == task.positive else 1.0 - prediction.score
-            positive_prob[condition].append(p)
+            predictions[condition].append(prediction)
     folder = resolve(model_source)
     report: dict = {"model": str(model_source), "data": str(data), "split": split}
-    for condition, probs in positive_prob.items():
+    for condition, found in predictions.items():
         protocol = f"{task.protocol} {condition}".strip()
-        figs = figures(np.asarray(truth), np.asarray(probs), task.labels, task.labels.index(task.positive))
+        if len(task.labels) == 2:
+            positive = [p.score if p.label == task.positive else 1.0 - p.score for p in found]
+            figs = figures(np.asarray(truth), np.asarray(positive), task.labels, task.labels.index(task.positive))
+            plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(protocol))
+        else:
+            figs = multiclass_figures(np.asarray(truth), np.asarray([task.labels.index(p.label) for p in found]))
         report[protocol] = figs
-        plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(protocol))
         stored.spec.metrics[protocol] = {"split": split} | {k: v for k, v in figs.items() if k != "labels"}
     if write:
         write_spec(stored.spec, folder)
@@ -128,6 +135,16 @@ def figures(truth: np.ndarray, positive_prob: np.ndarray, labels: tuple[str, ...
         "n": int(len(truth)),
         "labels": list(labels),
         "confusion_matrix": confusion_matrix(truth, predicted, labels=list(range(len(labels)))).tolist(),
+    }
+
+
+def multiclass_figures(truth: np.ndarray, predicted: np.ndarray) -> dict:
+    """Accuracy and balanced accuracy (mean per-class recall) of a many-class classifier."""
+    recalls = [float((predicted[truth == c] == c).mean()) for c in np.unique(truth)]
+    return {
+        "accuracy": round(float((predicted == truth).mean()), 4),
+        "balanced_accuracy": round(float(np.mean(recalls)), 4),
+        "n": int(len(truth)),
     }
 
 

@@ -17,12 +17,17 @@ from pathlib import Path
 
 from maskface import hub
 from maskface.store import SPEC_FILE, ModelSpec, read_spec
-from maskface.tasks import get_task
 
 log = logging.getLogger(__name__)
 
 # The figure that decides which of two versions is better, per protocol: (metrics key, metric).
-MAIN_METRIC = {"MASK": ("MASK", "accuracy"), "GENDER-M": ("GENDER-M masked", "balanced_accuracy")}
+# Per task: the protocol key in the spec's metrics and the figure that ranks its models.
+MAIN_METRIC = {
+    "mask": ("MASK", "accuracy"),
+    "gender": ("GENDER-M masked", "balanced_accuracy"),
+    "identity": ("ID-M", "masked rank1"),
+    "identity-closed": ("ID-CLOSED masked", "accuracy"),
+}
 
 
 class PushRefused(ValueError):
@@ -31,7 +36,7 @@ class PushRefused(ValueError):
 
 def main_figure(spec: ModelSpec) -> tuple[str, str, float | None]:
     """The protocol key, metric name and value that rank models of ``spec``'s task (value ``None`` if not measured)."""
-    key, metric = MAIN_METRIC[get_task(spec.task).protocol]
+    key, metric = MAIN_METRIC[spec.task]
     value = spec.metrics.get(key, {}).get(metric)
     return key, metric, None if value is None else float(value)
 

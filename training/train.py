@@ -27,13 +27,14 @@ import tensorflow as tf
 from maskface.architectures import DEFAULT_INPUT_SIZE, build_model, default_backbone_weights, set_backbone_trainable
 from maskface.crops import CropSpec
 from maskface.store import ModelSpec, load_model, save_model
-from maskface.tasks import Task, get_task
+from maskface.tasks import CLOSED_SET, Task, get_task
 
 from . import data as data_lib
 from .augment import build_augmenter, with_augmentation
 from .card import HISTORY_FILE, confusion_png
 from .devices import dtype_policy, gpus, make_strategy, prepare_for_strategy, use_mixed_precision, worker_id
 from .evaluate import figures, plot_confusion
+from .protocols import closed_set_part, closed_set_people
 from .progress import AtomicBackupAndRestore, EpochLog, KeepBest, RunFolder
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def training_data(
         data_lib.DetectFraming(DETECTOR_BOX_SCALE, cfg.masked_fraction, cfg.seed) if cfg.framing == "detect" else None
     )
     rows = data_lib.load_split(cfg.data, "train")
+    if task.name == CLOSED_SET:
+        rows = closed_set_part(rows, task.labels, "train")
     # the dataset's fingerprint changes with its files, so a grown dataset is never served stale arrays
     key = {"rows": rows._fingerprint, "task": task.name, "size": size, "framing": framing}
     full = data_lib.cached_arrays(cfg.cache_dir, key, lambda: data_lib.to_arrays(rows, task, size, framing))
@@ -228,7 +231,7 @@ def train(cfg: TrainConfig) -> Path | None:
     """
     strategy = make_strategy(cfg.strategy)  # first: a multi-worker strategy must exist before other TF work
     keras.utils.set_random_seed(cfg.seed)
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, closed_set_people(data_lib.load_split(cfg.data, "train")) if cfg.task == CLOSED_SET else None)
     size = cfg.input_size or DEFAULT_INPUT_SIZE[cfg.arch]
     if cfg.augment_on not in AUGMENT_PLACES:
         raise ValueError(f"augment_on is one of {', '.join(AUGMENT_PLACES)}, not {cfg.augment_on!r}")

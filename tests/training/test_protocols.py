@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,54 @@ def test_idm_split_follows_the_data_readme(shared_data):
     assert first == ["images/Allyson_Felix/Allyson_Felix_0001.jpg", "images/Allyson_Felix/Allyson_Felix_0002.jpg"]
     assert [p.seed for p in probes] == list(range(639))
     assert [p.style for p in probes[: len(STYLES)]] == list(STYLES)
+
+
+def closed_set_rows(tmp_path, counts: dict[str, int]):
+    """A dataset shaped like LFW's rows: an image path and an identity per row, files in shuffled order."""
+    import datasets
+    from PIL import Image
+
+    rows = {"image": [], "identity": []}
+    blank = Image.new("RGB", (4, 4))
+    for person, n in counts.items():
+        for k in range(n):
+            path = tmp_path / f"{person}_{k:04d}.jpg"
+            blank.save(path)
+            rows["image"].append(str(path))
+            rows["identity"].append(person)
+    order = np.random.default_rng(0).permutation(len(rows["identity"]))
+    rows = {column: [values[i] for i in order] for column, values in rows.items()}
+    return datasets.Dataset.from_dict(rows).cast_column("image", datasets.Image())
+
+
+def test_closed_set_people_have_thirty_images_or_more(tmp_path):
+    from training.protocols import closed_set_people
+
+    rows = closed_set_rows(tmp_path, {"Ada": 30, "Bob": 29, "Cy": 41})
+    assert closed_set_people(rows) == ["Ada", "Cy"]
+
+
+def names(part) -> list[str]:
+    import datasets
+
+    return sorted(Path(item["path"]).stem for item in part.cast_column("image", datasets.Image(decode=False))["image"])
+
+
+def test_each_persons_last_fifth_by_file_name_is_the_test_part(tmp_path):
+    from training.protocols import closed_set_part
+
+    rows = closed_set_rows(tmp_path, {"Ada": 30, "Cy": 41, "Bob": 3})
+    test = closed_set_part(rows, ["Ada", "Cy"], "test")
+    train = closed_set_part(rows, ["Ada", "Cy"], "train")
+    assert names(test) == [f"Ada_{k:04d}" for k in range(24, 30)] + [f"Cy_{k:04d}" for k in range(32, 41)]
+    assert len(train) == 24 + 32 and not set(names(train)) & set(names(test))
+    assert "Bob" not in train["identity"]
+
+
+def test_the_closed_set_task_takes_its_people_as_labels():
+    from maskface.tasks import get_task
+
+    task = get_task("identity-closed", ["Ada", "Cy"])
+    assert task.labels == ("Ada", "Cy") and task.column == "identity" and task.protocol == "ID-CLOSED"
+    with pytest.raises(ValueError, match="needs its people"):
+        get_task("identity-closed")
