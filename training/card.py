@@ -23,7 +23,28 @@ DATASETS = {
     "MASK": "mask (shared/data/mask)",
     "GENDER-M": "LFW (shared/data/lfw) with simulated masks",
     "LABELS": "labels collected with the app (held-out part)",
+    "ID-M": "LFW (shared/data/lfw) split=test people, masked probes",
+    "ID-CLOSED": "LFW (shared/data/lfw) split=train, 30 people",
 }
+CLASSIFIER_USE = """```bash
+python -m maskface predict --{task}-model {name} photo.jpg
+```
+
+```python
+from maskface import Analyzer
+faces = Analyzer(models={{"{task}": "{name}"}}).analyze("photo.jpg")
+```"""
+EMBEDDER_USE = """```bash
+python -m maskface enroll --gallery people/ --identity-model {name} --name "Ada Lovelace" ada1.jpg ada2.jpg
+python -m maskface predict --gallery people/ --identity-model {name} photo.jpg
+```
+
+```python
+from maskface import Analyzer
+analyzer = Analyzer(models={{"identity": "{name}"}}, gallery="people/")
+analyzer.enroll("Ada Lovelace", ["ada1.jpg", "ada2.jpg"])
+faces = analyzer.analyze("photo.jpg")   # faces[0]["identity"].label, .score, .candidates
+```"""
 CURVES_PNG = "curves.png"
 HISTORY_FILE = "history.json"
 
@@ -37,18 +58,11 @@ TEMPLATE = """---
 
 ## Use
 
-```bash
-python -m maskface predict --{{ task }}-model {{ name }} photo.jpg
-```
-
-```python
-from maskface import Analyzer
-faces = Analyzer(models={"{{ task }}": "{{ name }}"}).analyze("photo.jpg")
-```
+{{ use }}
 
 Input: RGB face crops, {{ size }}x{{ size }} pixels, values 0-255 (preprocessing is inside the
 model). Detector boxes are enlarged {{ scale }}x and squared; face photos given with
-`--assume-face` are padded to a square with grey. Labels: {{ labels }}.
+`--assume-face` are padded to a square with grey. {{ outputs }}
 
 ## Evaluation
 
@@ -175,11 +189,25 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
     folder = Path(folder)
     name = folder.name
     eval_results, results_markdown = results(spec.metrics)
+    embedder = spec.task == "identity"
+    if embedder:
+        summary = (
+            f"`{spec.arch}` face-embedding model of maskface: people are enrolled from a few photos and "
+            "recognised, masked or not, by the cosine similarity of these embeddings."
+        )
+        outputs = (
+            "Output: a unit-length embedding; a gallery made with this model names a face when its best "
+            "person's score reaches the gallery's threshold (new galleries start at the ID-M threshold at "
+            "FAR 1% below)."
+        )
+    else:
+        summary = f"`{spec.arch}` classifier for the **{spec.task}** task of maskface."
+        outputs = "Labels: " + ", ".join(f"`{label}`" for label in spec.labels) + "."
     data = ModelCardData(
         library_name="keras",
         license="mit",
         model_name=name,
-        pipeline_tag="image-classification",
+        pipeline_tag="image-feature-extraction" if embedder else "image-classification",
         tags=["maskface", spec.task, spec.arch, "face"],
         eval_results=eval_results or None,
     )
@@ -193,13 +221,14 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         template_str=TEMPLATE,
         model_name=name,
         name=name,
-        task=spec.task,
-        summary=f"`{spec.arch}` classifier for the **{spec.task}** task of maskface.",
+        use=(EMBEDDER_USE if embedder else CLASSIFIER_USE).format(task=spec.task, name=name),
+        summary=summary,
         size=spec.crop.size,
         scale=spec.crop.scale,
-        labels=", ".join(f"`{label}`" for label in spec.labels),
+        outputs=outputs,
         results_table=results_markdown,
-        reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir} --split test",
+        reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir}"
+        + ("" if embedder else " --split test"),
         date=spec.training.get("trained_at", "an unrecorded date"),
         data_used=data_used(spec.training),
         curves=curves,

@@ -31,6 +31,7 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
@@ -277,6 +278,8 @@ def distill(cfg: DistillConfig) -> Path:
         "method": "distillation of dlib_face_recognition_resnet_model_v1 (bare face) into a student seeing "
         "bare and simulated-masked faces; cosine loss on centred unit descriptors",
         "weights": weights,
+        "data": "bare faces: LFW split=train and mask/train/without_mask; targets: dlib's descriptors of them",
+        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         # galleries record this id: embeddings of a retrained model never mix with the old model's
         "embedding_id": f"{cfg.arch}-distilled-{uuid.uuid4().hex[:12]}",
         "train_faces": int(len(train_idx)),

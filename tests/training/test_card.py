@@ -46,3 +46,13 @@ def test_card_of_a_model_without_classifier_figures_or_history(tmp_path):
     card = write_card(tmp_path, spec(metrics, task="identity")).read_text()
     assert "- ID-M: unknown_threshold 0.4100, masked rank1 0.8300" in card and "value: 0.83" in card
     assert "curves.png" not in card and not (tmp_path / "curves.png").exists()
+
+
+def test_an_identity_card_shows_enrolment_use_and_the_id_m_figures(tmp_path):
+    metrics = {"ID-M": {"unknown_threshold": 0.41, "masked rank1": 0.9, "unmasked rank1": 0.95}}
+    identity = ModelSpec("identity", "mobilenetv2", [], CropSpec(112, 1.2), metrics, {"trained_at": "2026-11-23"})
+    text = write_card(tmp_path, identity).read_text()
+    assert "pipeline_tag: image-feature-extraction" in text
+    assert "enroll --gallery" in text and "predict --gallery" in text and "Labels:" not in text
+    assert "masked rank1 0.9000" in text and "unknown_threshold 0.4100" in text
+    assert "--data ../shared/data/lfw`" in text
