@@ -6,6 +6,7 @@
 - ``simulate-mask`` writes copies of a folder's images with simulated masks.
 - ``enroll`` and ``gallery build|list|remove`` manage the people ``predict
   --gallery`` recognises.
+- ``labels delete`` removes someone's labels from the labeling dataset.
 - ``space-readme`` renders the Space's README front matter from ``space.yaml``.
 """
 
@@ -42,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     _gallery_options(p)
     p.add_argument("--name", required=True, help="the person's name (stored as given, never used as a path)")
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos showing exactly one face each")
+
+    p = sub.add_parser("labels", help="operators' actions on the labeling tab's dataset folder")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    delete = verbs.add_parser("delete", help="delete every label given under a labeler name or id (crops and lines)")
+    who = delete.add_mutually_exclusive_group(required=True)
+    who.add_argument("--name", help="the labeler name, exactly as given")
+    who.add_argument("--labeler-id", help="the labeler id of a browser session")
+    delete.add_argument("--labels-dir", type=Path, help="the dataset folder (default: MASKFACE_LABELS_DIR or labels/)")
 
     p = sub.add_parser("gallery", help="build, list or edit a gallery of enrolled people")
     verbs = p.add_subparsers(dest="verb", required=True)
@@ -84,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return _simulate_masks(args)
     if args.command in ("enroll", "gallery"):
         return _gallery(args)
+    if args.command == "labels":
+        return _delete_labels(args)
     if args.command == "space-readme":
         return _space_readme(args)
     return _predict(args)
@@ -146,6 +157,23 @@ def _gallery(args: argparse.Namespace) -> int:
     except (ModelNotFoundError, GalleryError, ImageError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _delete_labels(args: argparse.Namespace) -> int:
+    """``labels delete``: what an operator runs when a labeler asks for their labels to go."""
+    import os
+
+    from .labels import LabelError, LabelStore
+
+    try:
+        store = LabelStore(args.labels_dir) if args.labels_dir else LabelStore.from_env(os.environ)
+        removed = store.delete_contributions(labeler_id=args.labeler_id, labeler_name=args.name)
+        store.close()
+    except LabelError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({"deleted": removed}))
     return 0
 
 

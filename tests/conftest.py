@@ -13,6 +13,21 @@ import pytest  # noqa: E402
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # here, not in tests/reliability/: pytest reads options before it loads the conftest files of sub-folders
+    parser.addoption("--run-load", action="store_true", help="run the 60 s load test of the app's labelling API")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``load`` (see pytest.ini) skip unless ``--run-load`` is given."""
+    if config.getoption("--run-load"):
+        return
+    skip = pytest.mark.skip(reason="load test: run with --run-load")
+    for item in items:
+        if item.get_closest_marker("load"):
+            item.add_marker(skip)
+
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -203,3 +203,17 @@ def test_enroll_errors_are_one_clear_line(people_dir, tiny_identity_model, tmp_p
         "--name", name, *photos,
     )
     assert code == 1 and lines == [] and err.startswith("error:") and message in err
+
+
+def test_labels_delete_removes_one_labelers_contributions(tmp_path, capsys):
+    from maskface.labels import LabelStore, new_labeler_id
+
+    store = LabelStore(tmp_path / "labels")
+    crop = np.full((32, 32, 3), 120, np.uint8)
+    ada, grace = new_labeler_id(), new_labeler_id()
+    for labeler, name in ((ada, "Ada"), (ada, "Ada"), (grace, "Grace")):
+        store.add(crop, "mask", "with_mask", labeler_id=labeler, labeler_name=name, consent=True)
+    store.close()
+    assert cli.main(["labels", "delete", "--name", "Ada", "--labels-dir", str(tmp_path / "labels")]) == 0
+    assert json.loads(capsys.readouterr().out) == {"deleted": 2}
+    assert [r["labeler_name"] for r in LabelStore(tmp_path / "labels").records()] == ["Grace"]

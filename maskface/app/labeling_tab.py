@@ -11,6 +11,12 @@ or Backspace undoes the last label.
 Every action of the session is one event (:meth:`LabelingTab.act`) that is
 not re-triggered while it runs, so fast typing never labels a face twice.
 The same store call is the API endpoint ``label``.
+
+"Delete my contributions" removes every label of this browser's labeler id,
+once the labeler ticks the box that confirms it: the API endpoint
+``delete_contributions``, over :meth:`maskface.labels.LabelStore.delete_contributions`.
+Not by name: names are not verified, so anyone could type someone else's;
+deleting by name is the maintainers' ``python -m maskface labels delete --name``.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ ANSWERS = {
 CONSENT = (
     "I agree that the face crops I label, my answers, the time and the name I give (if any) are stored in "
     "this app's labeled dataset and may be published with it to retrain the models."
+)
+CONFIRM_DELETE = (
+    "I understand that this deletes for good every label of this browser (the count above) and, if I typed a "
+    "name, every label given under that name."
 )
 FOLDER_NONE = "(no folder)"
 #: Label writes run this many at once (they are short, and the store serialises its own writes).
@@ -155,10 +165,28 @@ class LabelingTab:
         session.position += 1
         return (*self._show(session), count)
 
+    def delete(self, labeler_id: str, confirmed: bool, session: Session) -> tuple[str, int, bool, Session]:
+        """Delete this browser's labels once ``confirmed``.
+
+        Returns a message saying how many went, this labeler's count (now 0), the
+        confirmation box unticked, and the session with nothing left to undo.
+        """
+        if not confirmed:
+            raise gr.Error("Tick the box to confirm: deleted labels cannot be brought back.")
+        with user_errors():
+            deleted = self.services.labels.delete_contributions(labeler_id=(labeler_id or "").strip() or None)
+        session = dataclasses.replace(session, history=[])
+        message = f"Deleted {deleted} label(s) given in this browser."
+        return message, self.services.labels.count(labeler_id), False, session
+
     def start(self, stored_id: str) -> tuple[str, str, int]:
         """On page load: this browser's labeler id (made once, kept in the browser) and its count."""
         labeler_id = stored_id or new_labeler_id()
         return labeler_id, labeler_id, self.services.labels.count(labeler_id)
+
+    def sync_line(self) -> str:
+        """Where the labels are: local only, synced, or how many wait to sync."""
+        return f"Labels: {self.services.labels.sync_status()}"
 
     def switch(self, task: str, session: Session) -> tuple:
         """Show the answers of ``task``; a queue sorted for another task has to be rebuilt."""
@@ -275,7 +303,11 @@ class LabelingTab:
                         )
                         buttons.append(self._button("Skip [s]", "skip", "key-s"))
                         buttons.append(self._button("Undo [z]", "undo", "key-z"))
-            sync = gr.Markdown(f"Labels: {self.services.labels.sync_status()}")
+            sync = gr.Markdown(self.sync_line())
+            with gr.Accordion("Delete my contributions", open=False):
+                confirm = gr.Checkbox(label=CONFIRM_DELETE, elem_id="delete-confirm")
+                delete = gr.Button("Delete my contributions", variant="stop", elem_id="delete-run")
+                deleted = gr.Markdown(elem_id="delete-message")
             # The API endpoint `label`: the store call alone, on the same components.
             label_value = gr.Textbox(label="label", visible=False)
             record_id = gr.Textbox(label="record id", visible=False)
@@ -299,13 +331,15 @@ class LabelingTab:
             api_visibility="private",
             concurrency_limit=LABEL_CONCURRENCY,
             concurrency_id="labels",
-        ).then(
-            lambda: f"Labels: {self.services.labels.sync_status()}",
-            None,
-            sync,
-            show_progress="hidden",
-            api_visibility="private",
-        )
+        ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
+        delete.click(
+            self.delete,
+            [labeler_id, confirm, session],
+            [deleted, count, confirm, session],
+            api_name="delete_contributions",
+            concurrency_limit=LABEL_CONCURRENCY,
+            concurrency_id="labels",
+        ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
         build.click(self.queue, [uploads, folder, task], shown, api_name="queue")
         task.change(self.switch, [task, session], [*rows.values(), *shown], api_visibility="private")
         demo.load(self.start, [stored_id], [stored_id, labeler_id, count], api_visibility="private")

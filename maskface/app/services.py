@@ -1,22 +1,24 @@
 """What the tabs share: the models served per task, one face detector, the gallery and the label store.
 
-Models are loaded once, at start-up, through
+Each task's default model (the first of its sources) and the identity model
+are loaded at start-up; the other models offered are loaded on first use, so
+the app answers sooner after a start. Every model goes through
 :func:`maskface.store.load_model_or_fallback`, so a Hub source that cannot be
 reached falls back to the shipped model and the app says which version it
 serves. Each tab asks for an :class:`~maskface.Analyzer` built from these
-loaded models; analyzers share the one detector.
+models; analyzers share the one detector.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
 from functools import cached_property
 
 from ..analyzer import DEFAULT_IDENTITY_MODEL, DEFAULT_MODELS, Analyzer
 from ..detect import Detector, make_detector
 from ..labels import LabelStore
-from ..store import StoredModel, load_model_or_fallback
+from ..store import HF_PREFIX, ModelSpec, StoredModel, load_model_or_fallback, read_spec, resolve
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,20 +29,57 @@ ARCH_NAMES = {"mobilenetv2": "MobileNetV2", "cnn": "CNN from scratch", "vgg16": 
 BOTH = "both"
 
 
-@dataclass(frozen=True)
 class Served:
-    """A loaded model and the note that tells users which version it is."""
+    """One model the app offers, by its source: loaded once, when :meth:`load` or :attr:`stored` is first used.
 
-    stored: StoredModel
-    note: str
+    A local source (shipped name or folder) has its spec read at once, which
+    is cheap: a missing model or one of another task fails at start-up, and
+    its title is known before it loads. An ``hf://`` source is only reached
+    when it loads.
+    """
+
+    def __init__(self, task: str, source: str, fallback: str) -> None:
+        self.task, self.source, self.fallback = task, source, fallback
+        self._spec = None if source.startswith(HF_PREFIX) else self._checked(read_spec(resolve(source)))
+        self._loaded: tuple[StoredModel, str] | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Served:
+        """Load the model unless it is loaded; requests arriving meanwhile wait for this one load."""
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    stored, note = load_model_or_fallback(self.source, self.fallback)
+                    self._spec = self._checked(stored.spec)
+                    self._loaded = stored, note
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    @property
+    def stored(self) -> StoredModel:
+        return self.load()._loaded[0]
+
+    @property
+    def note(self) -> str:
+        """Which version is served (and why, for a fallback); a model not loaded yet is named by its source."""
+        return self._loaded[1] if self._loaded else f"{self.source} (loaded on first use)"
 
     @property
     def title(self) -> str:
-        return ARCH_NAMES.get(self.stored.spec.arch, self.stored.spec.arch)
+        """The architecture's name; an ``hf://`` model not loaded yet goes by its repo id."""
+        return ARCH_NAMES.get(self._spec.arch, self._spec.arch) if self._spec else self.source.removeprefix(HF_PREFIX)
+
+    def _checked(self, spec: ModelSpec) -> ModelSpec:
+        if spec.task != self.task:
+            raise ValueError(f"the {self.task} model {self.source!r} is a {spec.task} model")
+        return spec
 
 
 class Services:
-    """The loaded models, detector, gallery and label store of one app."""
+    """The models, detector, gallery and label store of one app."""
 
     def __init__(self, settings: Settings, labels: LabelStore | None = None) -> None:
         self.settings = settings
@@ -51,7 +90,7 @@ class Services:
         self.identity: Served | None = None
         self.identity_problem: str | None = None
         try:
-            self.identity = Served(*load_model_or_fallback(settings.identity_model, DEFAULT_IDENTITY_MODEL))
+            self.identity = Served("identity", settings.identity_model, DEFAULT_IDENTITY_MODEL).load()
         except (OSError, ValueError) as err:
             self.identity_problem = f"no identity model could be loaded from {settings.identity_model!r}: {err}"
             log.warning("recognition is off: %s", self.identity_problem)
@@ -71,7 +110,11 @@ class Services:
         )
 
     def analyzer(self, task: str, value: str) -> Analyzer:
-        """The analyzer answering ``task`` with the model chosen as ``value`` (gender also reports masks)."""
+        """The analyzer answering ``task`` with the model chosen as ``value`` (gender also reports masks).
+
+        Its model is loaded here on first use, once, however many requests ask at the same time
+        (:meth:`Served.load`).
+        """
         if value not in self.models[task]:
             raise ValueError(f"unknown {task} model {value!r}; choose one of {', '.join(self.models[task])}")
         key = (task, value)
@@ -79,7 +122,8 @@ class Services:
             models = {task: self.models[task][value].stored}
             if task != "mask":
                 models["mask"] = self.default("mask").stored
-            self._analyzers[key] = Analyzer(models=models, detector=self.detector)
+            # two first requests may both build one (it is cheap: the models are shared); one is kept
+            self._analyzers.setdefault(key, Analyzer(models=models, detector=self.detector))
         return self._analyzers[key]
 
     def default(self, task: str) -> Served:
@@ -94,7 +138,7 @@ class Services:
         return Analyzer(models=models, detector=self.detector, gallery=self.settings.gallery)
 
     def about(self) -> str:
-        """One Markdown line per task: the models served and their versions."""
+        """One Markdown line per task: the models served and their versions (or that they load on first use)."""
         lines = [f"- {task}: " + "; ".join(m.note for m in served.values()) for task, served in self.models.items()]
         lines.append(
             f"- identity: {self.identity.note if self.identity else 'off (' + str(self.identity_problem) + ')'}"
@@ -104,15 +148,15 @@ class Services:
 
 
 def _served(task: str, sources: tuple[str, ...]) -> dict[str, Served]:
-    """The task's models by the source they were loaded from, the default first.
+    """The task's models by source, the default first and loaded now; the others load on first use.
 
-    An ``hf://`` source the Hub cannot serve falls back to the task's shipped
-    default model; a model listed twice that way is served once.
+    An ``hf://`` default the Hub cannot serve falls back to the task's shipped
+    default model, served under that model's name, so a source listed after it
+    that names the same model is served once.
     """
-    served: dict[str, Served] = {}
-    for source in sources:
-        model = Served(*load_model_or_fallback(source, DEFAULT_MODELS[task]))
-        if model.stored.spec.task != task:
-            raise ValueError(f"the {task} model {source!r} is a {model.stored.spec.task} model")
-        served.setdefault(model.stored.source, model)
+    default = Served(task, sources[0], DEFAULT_MODELS[task]).load()
+    served = {default.stored.source: default}
+    for source in sources[1:]:
+        if source not in served:
+            served[source] = Served(task, source, DEFAULT_MODELS[task])
     return served

@@ -1,4 +1,4 @@
-"""The Quick labeling tab: its API (queue, label) and the key actions of one labeler's session."""
+"""The Quick labeling tab: its API (queue, label, delete_contributions) and the key actions of one labeler's session."""
 
 from __future__ import annotations
 
@@ -97,6 +97,37 @@ def test_two_labelers_at_once_lose_nothing(served, example, app_settings):
         assert served.services.labels.count(me) == 4
 
 
+def test_deleting_my_contributions_leaves_everyone_elses(client, example, app_settings):
+    import datasets
+
+    me, my_other_browser, someone = new_labeler_id(), new_labeler_id(), new_labeler_id()
+    ada = f"Ada {me[:8]}"  # a name no other test of the session labels under
+    given = {}
+    for labeler, name in ((me, ada), (me, ""), (my_other_browser, ada), (someone, "Grace"), (someone, ada + "x")):
+        record_id, _ = client.predict(
+            example("astronaut.jpg"), "mask", "with_mask", name, labeler, True, api_name="/label"
+        )
+        given[record_id] = labeler
+    with pytest.raises(AppError, match="Tick the box to confirm"):
+        client.predict(me, False, api_name="/delete_contributions")
+    with pytest.raises(AppError, match="say whose contributions to delete"):
+        client.predict(" ", True, api_name="/delete_contributions")
+    assert {r["id"] for r in records(app_settings.labels_dir)} >= set(given)  # nothing deleted yet
+
+    message, count, confirmed = client.predict(me, True, api_name="/delete_contributions")
+    assert message == "Deleted 2 label(s) given in this browser."
+    assert (count, confirmed) == (0, False)
+    left = {r["id"] for r in records(app_settings.labels_dir)}
+    for record_id, labeler in given.items():  # labels under the same name from another browser stay
+        assert (record_id in left) == (labeler != me)
+        assert (app_settings.labels_dir / f"crops/{record_id}.png").is_file() == (labeler != me)
+    rows = datasets.load_dataset("imagefolder", data_dir=str(app_settings.labels_dir), split="train")
+    assert {row["id"] for row in rows} & set(given) == {r for r, labeler in given.items() if labeler != me}
+
+    message, count, _ = client.predict(me, True, api_name="/delete_contributions")
+    assert (message, count) == ("Deleted 0 label(s) given in this browser.", 0)
+
+
 # --- one session's key actions, called as the buttons call them ------------------------------
 
 
@@ -138,6 +169,18 @@ def test_keys_answer_skip_undo_and_accept(tab, session, served):
     assert count == 1 and crop is None and info.startswith("**Queue done**: 1 labelled, 1 skipped")
     (record,) = [r for r in labels.records() if r["labeler_id"] == me]
     assert record["label"] == record["predicted_label"]  # Enter accepted the model's answer
+
+
+def test_deleting_my_contributions_leaves_nothing_to_undo(tab, session, served):
+    me = new_labeler_id()
+    session, *_ = press(tab, "with_mask", session, me)
+    assert session.history and served.services.labels.count(me) == 1
+    with pytest.raises(gr.Error, match="Tick the box"):
+        tab.delete(me, False, session)
+    assert served.services.labels.count(me) == 1
+    message, count, confirmed, session = tab.delete(me, True, session)
+    assert message.startswith("Deleted 1 label(s)") and (count, confirmed, session.history) == (0, False, [])
+    assert session.position == 1  # the queue goes on where it was
 
 
 def test_without_consent_a_key_stores_nothing(tab, session, served):

@@ -63,10 +63,11 @@ def test_the_app_says_which_version_it_serves(hub_unreachable, monkeypatch, tmp_
 
     shipped = tmp_path / "models"
     shutil.copytree(tiny_models["mask"], shipped / "mask-mobilenetv2")
+    shutil.copytree(tiny_models["gender"], shipped / "gender-mobilenetv2")
     monkeypatch.setattr(store, "MODELS_DIR", shipped)
     settings = Settings(
         mask_model=("hf://org/mask", "mask-mobilenetv2"),
-        gender_model=(str(tiny_models["gender"]),),
+        gender_model=(str(tiny_models["gender"]), "hf://org/gender"),
         identity_model="hf://org/identity",
         gallery=tmp_path / "gallery",
         labels_dir=tmp_path / "labels",
@@ -78,6 +79,11 @@ def test_the_app_says_which_version_it_serves(hub_unreachable, monkeypatch, tmp_
         assert "- mask: mask-mobilenetv2 (shipped; hf://org/mask could not be loaded" in about
         assert "- identity: off (no identity model could be loaded from 'hf://org/identity'" in about
         assert "- labels: local only" in about
+        # a second model is reached on first use; the Hub being down, the shipped default answers, and says so
+        assert f"- gender: {tiny_models['gender']}; hf://org/gender (loaded on first use)" in about
+        assert services.choices("gender")[1] == ("org/gender (hf://org/gender)", "hf://org/gender")
+        assert services.analyzer("gender", "hf://org/gender").models["gender"].spec.task == "gender"
+        assert "; gender-mobilenetv2 (shipped; hf://org/gender could not be loaded: " in services.about()
         recognition = RecognitionTab(services)
         assert recognition.people() == []
         with pytest.raises(gr.Error, match="recognition is not available: no identity model"):

@@ -20,12 +20,13 @@ def test_shipped_models_answer_the_example_photos(tmp_path):
     services = Services(Settings(gallery=tmp_path / "gallery", labels_dir=tmp_path / "labels"))
     try:
         assert list(services.models["mask"]) == ["mask-mobilenetv2", "mask-cnn"]
-        assert "- mask: mask-mobilenetv2 (shipped); mask-cnn (shipped)" in services.about()
+        assert "- mask: mask-mobilenetv2 (shipped); mask-cnn (loaded on first use)" in services.about()
         masked = load_image(EXAMPLES_DIR / "astronaut-masked-simulated.jpg")
         bare = load_image(EXAMPLES_DIR / "astronaut.jpg")
         mask_tab, gender_tab = TaskTab(services, "mask"), TaskTab(services, "gender")
         _, rows = mask_tab.photo(masked, "both")
         assert [(row[0], row[2]) for row in rows] == [("MobileNetV2", "with_mask"), ("CNN from scratch", "with_mask")]
+        assert "- mask: mask-mobilenetv2 (shipped); mask-cnn (shipped)" in services.about()
         _, rows = mask_tab.photo(bare, "mask-mobilenetv2")
         assert [row[2] for row in rows] == ["without_mask"]
         _, rows = gender_tab.photo(masked, "gender-mobilenetv2")

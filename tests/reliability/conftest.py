@@ -1,4 +1,7 @@
-"""Fixtures for the reliability tests: a Hub that is down, a Hub that is back (a local mirror), the load-test flag."""
+"""Fixtures for the reliability tests: a Hub that is down, a Hub that is back (a local mirror), a label writer.
+
+The ``--run-load`` flag of the load test is declared in ``tests/conftest.py``, so it works from the repo root too.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +17,6 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("label_writer.py")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-load", action="store_true", help="run the 60 s load test of the app's labelling API")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-load"):
-        return
-    skip = pytest.mark.skip(reason="load test: run with --run-load")
-    for item in items:
-        if item.get_closest_marker("load"):
-            item.add_marker(skip)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "load: the app load test, run only with --run-load")
 
 
 def free_port() -> int:
