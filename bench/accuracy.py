@@ -5,8 +5,8 @@
 * GENDER-M, each shipped gender model: :func:`training.evaluate.evaluate` on
   LFW ``split=test``, masked and bare. It runs on a copy of the model folder,
   since it draws confusion-matrix PNGs beside the model.
-* ID-M, each shipped identity model: :func:`training.protocols.evaluate_idm`
-  with the model as embedder; skipped with a note while none is shipped. The
+* ID-M, each shipped identity model: :func:`training.evaluate.evaluate_identity`,
+  which enrols as the product does; skipped with a note while none is shipped. The
   baselines measured earlier (dlib, frozen ImageNet MobileNetV2; dlib needs an
   environment of its own) are read from ``bench/results/idm_*.json``.
 
@@ -24,7 +24,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from .photos import DEFAULT_DATA
 
@@ -69,14 +68,13 @@ def gender_figures(models: list[str], data: Path) -> dict[str, dict]:
 
 
 def idm_figures(models: list[str], data: Path) -> dict[str, dict]:
-    from maskface.gallery import ModelEmbedder
+    """ID-M of each identity model, enrolling as the product does (``training.evaluate.evaluate_identity``)."""
     from maskface.store import load_model
-    from training.protocols import evaluate_idm
+    from training.evaluate import evaluate_identity
 
     results = {}
     for model in models:
-        embedder = ModelEmbedder(load_model(model))
-        report = evaluate_idm(lambda crops, e=embedder: e.embed(np.stack(crops)), embedder.crop, data / "lfw")
+        report = evaluate_identity(load_model(model), model, str(data / "lfw"))
         results[model] = {k: v for k, v in report.items() if k != "fallback_files"}
     return results
 
