@@ -107,6 +107,15 @@ def test_labels_of_other_tasks_unsure_and_unconsented_rows_are_skipped():
     assert rows["label"] == ["female"] and summary["skipped"]["unsure"] == 1
 
 
+def test_names_given_in_the_identity_queue_train_the_closed_set_classifier():
+    from maskface.tasks import get_task
+
+    table = label_table([("identity", "Ada", "a"), ("identity", "Stranger", "b"), ("mask", "with_mask", "c")])
+    rows, summary = data_lib.select_labels(table, get_task("identity-closed", ["Ada", "Grace"]))
+    assert list(zip(rows["crop_sha256"], rows["label"])) == [("a", "Ada")]
+    assert summary["skipped"] == {"other_task": 1, "unknown_label": 1}
+
+
 def test_a_crop_labelled_twice_counts_once_with_the_majority_label_and_ties_are_dropped():
     table = label_table([
         ("mask", "with_mask", "a"), ("mask", "without_mask", "a"), ("mask", "with_mask", "a"),
