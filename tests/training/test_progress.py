@@ -58,11 +58,16 @@ def test_epoch_log_records_epochs_logs_batches_and_keeps_the_best_weights(tmp_pa
     assert len(run.weights("best")) == len(model.get_weights())
 
 
+# Enough toy epochs that the interruption lands mid-run even on a fast, idle machine
+# (with 12, an idle CI runner finished before the signal arrived).
+EPOCHS = 60
+
+
 def test_a_run_interrupted_mid_epoch_resumes_where_it_stopped(toy_imagefolder, tmp_path):
     out = tmp_path / "run"
     command = [
         sys.executable, "-m", "training", "train", "--task", "mask", "--arch", "cnn", "--data", str(toy_imagefolder),
-        "--out", str(out), "--epochs", "12", "--input-size", "32", "--batch-size", "2",
+        "--out", str(out), "--epochs", str(EPOCHS), "--input-size", "32", "--batch-size", "2",
         "--cache-dir", str(tmp_path / "cache"), "--no-evaluate",
     ]
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
@@ -78,13 +83,13 @@ def test_a_run_interrupted_mid_epoch_resumes_where_it_stopped(toy_imagefolder, t
     assert first.returncode == 130, log[-3000:]
     assert "interrupted: run the same command again to resume" in log
     stopped_at = json.loads(backup.read_text())["epoch"]  # the last epoch backed up before the interruption
-    assert 1 <= stopped_at < 12 and not (out / "maskface.json").exists()
+    assert 1 <= stopped_at < EPOCHS and not (out / "maskface.json").exists()
 
     second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"resuming phase scratch at epoch {stopped_at + 1}/12" in second.stderr
+    assert f"resuming phase scratch at epoch {stopped_at + 1}/{EPOCHS}" in second.stderr
     history = json.loads((out / "history.json").read_text())
-    assert [r["epoch"] for r in history] == list(range(1, 13))
+    assert [r["epoch"] for r in history] == list(range(1, EPOCHS + 1))
     assert not (out / ".run").exists()
     spec = read_spec(out)
     assert spec.training["best_val_accuracy"] >= 0.8  # the toy classes are learned as without the interruption
