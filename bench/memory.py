@@ -18,7 +18,6 @@ the analyzer's peak RSS then includes the conversions).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -162,16 +161,9 @@ def run(data: Path = DEFAULT_DATA) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    report = run(args.data)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(report, indent=1))
-    return 0
+    from .report import part_main
+
+    return part_main(__doc__, run, DEFAULT_OUT, DEFAULT_DATA, None, argv)
 
 
 if __name__ == "__main__":

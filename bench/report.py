@@ -138,3 +138,25 @@ def render(results: dict[str, dict]) -> str:
         if part in results:
             lines += section(results[part]) + [""]
     return "\n".join(lines)
+
+
+def part_main(doc: str, run, default_out: Path, default_data: Path, quick_help: str | None, argv: list[str] | None) -> int:
+    """The command line of one bench part: run it, write its JSON to ``--out``, print it.
+
+    ``run(data)`` or, when ``quick_help`` is given, ``run(quick, data)``.
+    """
+    import argparse
+    import logging
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    if quick_help:
+        parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--data", type=Path, default=default_data)
+    parser.add_argument("--out", type=Path, default=default_out)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    report = run(args.quick, args.data) if quick_help else run(args.data)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    return 0
