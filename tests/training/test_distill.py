@@ -50,6 +50,23 @@ def test_resizing_keeps_the_layout():
     assert abs(float(out.mean()) - float(crops.mean())) < 2
 
 
+def test_the_contrastive_term_rewards_telling_faces_apart_not_just_closeness():
+    import keras
+
+    targets = keras.ops.convert_to_tensor(np.eye(4, 8, dtype=np.float32))
+    # each student output near its own target, or equally near its own and the next face's
+    own = np.eye(4, 8) * 0.9 + 0.1 / np.sqrt(8)
+    blurred = (np.eye(4, 8) + np.roll(np.eye(4, 8), 1, axis=0)) / np.sqrt(2)
+    own, blurred = (keras.ops.convert_to_tensor((v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)) for v in (own, blurred))
+    cosine_only, contrastive = D.distill_loss(0.0, 0.05), D.distill_loss(2.0, 0.05)
+    # an answer torn between two faces costs the contrastive term about weight x ln 2 more
+    gap_cosine = float(keras.ops.mean(cosine_only(targets, blurred)) - keras.ops.mean(cosine_only(targets, own)))
+    gap_contrastive = float(keras.ops.mean(contrastive(targets, blurred)) - keras.ops.mean(contrastive(targets, own)))
+    assert gap_cosine > 0
+    assert gap_contrastive - gap_cosine == pytest.approx(2.0 * np.log(2), abs=0.05)
+    np.testing.assert_allclose(cosine_only(targets, targets), 0, atol=1e-6)
+
+
 def test_a_tiny_distillation_saves_an_identity_model_the_gallery_can_use(shared_data, tmp_path, monkeypatch):
     from maskface.gallery import ModelEmbedder
     from maskface.store import load_model
