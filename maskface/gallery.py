@@ -149,7 +149,7 @@ class ModelEmbedder:
         """Unit-norm embeddings (N, D) of uint8 RGB crops (N, size, size, 3).
 
         Each is the mean of the crop's and its mirror image's outputs: on ID-M
-        that lifts masked rank-1 by 4 points (56.7% -> 60.6%) for twice the
+        that lifted masked rank-1 by 4 points (56.7% -> 60.6%, earlier model) for twice the
         model time.
         """
         from .inference import predictor_for
