@@ -58,9 +58,15 @@ def test_epoch_log_records_epochs_logs_batches_and_keeps_the_best_weights(tmp_pa
     assert len(run.weights("best")) == len(model.get_weights())
 
 
-# Enough toy epochs that the interruption lands mid-run even on a fast, idle machine
-# (with 12, an idle CI runner finished before the signal arrived).
+# Enough toy epochs that the interruption lands mid-run even on a fast, idle machine.
 EPOCHS = 60
+
+
+def _sigint_as_at_a_terminal() -> None:
+    """Let the child take Ctrl-C: a test run started in the background (``cmd &``, ``nohup``)
+    inherits SIGINT ignored, and Python then never raises KeyboardInterrupt, so the run
+    would finish as if the signal had come too late."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_a_run_interrupted_mid_epoch_resumes_where_it_stopped(toy_imagefolder, tmp_path):
@@ -73,7 +79,10 @@ def test_a_run_interrupted_mid_epoch_resumes_where_it_stopped(toy_imagefolder, t
     env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
     epochs_done = out / ".run" / "history.jsonl"
     backup = out / ".run" / "backup-scratch" / "training_metadata.json"
-    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_sigint_as_at_a_terminal,
+    )
     deadline = time.monotonic() + 240
     while not (epochs_done.is_file() and epochs_done.read_text().count("\n") >= 2):
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0][-3000:]
