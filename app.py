@@ -1,9 +1,8 @@
 """Launch the maskface Gradio app (locally or as a Hugging Face Space): `python app.py --help`."""
 
-import os
+from maskface.config import set_third_party_defaults
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # works offline, and sends nothing about users
+set_third_party_defaults()  # before TensorFlow, onnxruntime and Gradio load: quiet, and nothing sent about users
 
 from maskface.app import build_app, launch, parse_args  # noqa: E402
 

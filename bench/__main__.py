@@ -6,11 +6,18 @@ Writes ``bench/results/{accuracy,speed,memory}.json`` and renders
 
     python -m bench                       # everything (10-20 minutes on 2 CPUs)
     python -m bench --only speed --quick  # a smoke run of one part
+
+Each measurement also runs alone, with its own options and JSON output
+(``python -m bench NAME --help``): the parts ``accuracy``, ``speed`` and
+``memory``, and ``detection``, ``mask-accuracy``, ``masksim-check``,
+``contact-sheet``. (``bench/dlib_baseline.py`` needs dlib: a script for its own
+environment.)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -42,8 +49,27 @@ def _run_part(part: str, quick: bool, data: Path) -> dict:
     return memory.run(data)
 
 
+#: The measurements that run alone (``python -m bench NAME ...``), by name: their modules.
+MEASUREMENTS = {
+    "accuracy": "accuracy",
+    "speed": "speed",
+    "memory": "memory",
+    "detection": "detection",
+    "mask-accuracy": "mask_accuracy",
+    "masksim-check": "masksim_check",
+    "contact-sheet": "contact_sheet",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in MEASUREMENTS:
+        return importlib.import_module(f".{MEASUREMENTS[argv[0]]}", __package__).main(argv[1:]) or 0
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n\n")[0],
+        epilog=f"single measurements: python -m bench {{{','.join(MEASUREMENTS)}}} --help",
+    )
     parser.add_argument("--only", action="append", choices=report.PARTS, help="run this part (repeatable; default: all)")
     parser.add_argument("--quick", action="store_true", help="a fast partial measurement (MASK only, fewer repeats)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (mask/, lfw/)")

@@ -10,7 +10,7 @@
   baselines measured earlier (dlib, frozen ImageNet MobileNetV2; dlib needs an
   environment of its own) are read from ``bench/results/idm_*.json``.
 
-    python -m bench.accuracy [--quick] [--out bench/results/accuracy.json]
+    python -m bench accuracy [--quick] [--out bench/results/accuracy.json]
 
 ``--quick`` measures MASK only (GENDER-M and ID-M take minutes per model).
 """
@@ -109,7 +109,3 @@ def main(argv: list[str] | None = None) -> int:
     from .report import part_main
 
     return part_main(__doc__, run, DEFAULT_OUT, DEFAULT_DATA, "MASK only", argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,7 +7,7 @@ with the styles in turn, and writes a 6x4 grid of 128 px face tiles, each
 labelled with its style, and the same grid of the unmasked originals beside
 it (``<out>_originals.png``).
 
-    python -m bench.contact_sheet [--out runs/masksim_contact_sheet.png] [--seed 0]
+    python -m bench contact-sheet [--out runs/masksim_contact_sheet.png] [--seed 0]
 """
 
 from __future__ import annotations
@@ -94,7 +94,3 @@ def main(argv: list[str] | None = None) -> None:
     originals_out = args.out.with_name(f"{args.out.stem}_originals{args.out.suffix}")
     grid(originals).save(originals_out, optimize=True)
     log.info("wrote %s and %s", args.out, originals_out)
-
-
-if __name__ == "__main__":
-    main()

@@ -8,7 +8,7 @@ median milliseconds per image, and the number of synthetic non-face images
 positives). It writes JSON, prints a Markdown table and lists the
 ``with_mask`` images where ``auto`` found no face, for inspection.
 
-    python -m bench.detection [--data DIR] [--out bench/results/detection.json] [--limit N]
+    python -m bench detection [--data DIR] [--out bench/results/detection.json] [--limit N]
 """
 
 from __future__ import annotations
@@ -172,7 +172,3 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n`auto` found no face in {len(misses)} with_mask image(s):")
     print("\n".join(f"- {m}" for m in misses))
     print(f"\nwrote {args.out}")
-
-
-if __name__ == "__main__":
-    main()

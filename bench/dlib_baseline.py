@@ -5,7 +5,7 @@ own and reads the masked probes that the project's environment exports:
 
     python3.11 -m venv /tmp/dlibenv
     /tmp/dlibenv/bin/pip install dlib-bin face-recognition-models numpy pillow
-    .venv/bin/python -m training.protocols export-idm runs/idm_probes
+    .venv/bin/python -m training export-idm runs/idm_probes
     /tmp/dlibenv/bin/python bench/dlib_baseline.py runs/idm_probes [--rule max] [--out FILE]
 
 Every image goes through dlib's own pipeline: the HOG face detector (image
@@ -80,7 +80,7 @@ class DlibFaces:
 def main(argv: list[str] | None = None) -> int:
     matching = load_matching()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("probes", type=Path, help="the folder written by `python -m training.protocols export-idm`")
+    parser.add_argument("probes", type=Path, help="the folder written by `python -m training export-idm`")
     parser.add_argument("--rule", choices=matching.RULES, default=matching.DEFAULT_RULE)
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)

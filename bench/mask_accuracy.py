@@ -1,6 +1,6 @@
 """MASK protocol figures measured through the CLI, exactly as outside checks run it.
 
-``python -m bench.mask_accuracy [--model mask-mobilenetv2] [--data ../shared/data/mask]``
+``python -m bench mask-accuracy [--model mask-mobilenetv2] [--data ../shared/data/mask]``
 runs ``python -m maskface predict --assume-face --mask-model MODEL <data>/test`` in a
 subprocess, scores its JSON lines against the folder labels, and writes
 ``bench/results/mask_cli_<model>.json``.
@@ -56,7 +56,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{model}: accuracy {report['accuracy']:.4f}, ROC AUC {report['roc_auc']:.4f}, n={report['n']}, "
               f"confusion {report['confusion_matrix']}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ Two checks in one run, on photos from a source the mask models never saw
 ``with_mask`` (the simulator is realistic enough to train on only if this is
 high) and the share of the same faces, bare, called ``without_mask``.
 
-    python -m bench.masksim_check [--model mask-mobilenetv2] [--n 400] [--out bench/results/masksim_check.json]
+    python -m bench masksim-check [--model mask-mobilenetv2] [--n 400] [--out bench/results/masksim_check.json]
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import argparse
 import csv
 import json
 import random
-import sys
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from maskface.analyzer import Analyzer
+from maskface.crops import locate_face
 from maskface.detect import make_detector
 from maskface.face import Face
 from maskface.image import load_image
 from maskface.masksim import simulate_mask
-from training.protocols import locate_face
 
 ROOT = Path(__file__).resolve().parents[1]
 LFW = ROOT.parent / "shared" / "data" / "lfw"
@@ -65,7 +64,3 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ the first on a machine) and with an empty cache (the first start: answers
 come from ``tf.function`` while TFLite conversions run in the background;
 the analyzer's peak RSS then includes the conversions).
 
-    python -m bench.memory [--out bench/results/memory.json]
+    python -m bench memory [--out bench/results/memory.json]
 """
 
 from __future__ import annotations
@@ -164,7 +164,3 @@ def main(argv: list[str] | None = None) -> int:
     from .report import part_main
 
     return part_main(__doc__, run, DEFAULT_OUT, DEFAULT_DATA, None, argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

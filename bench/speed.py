@@ -14,7 +14,7 @@ model's TFLite conversion has finished, so the steady state is timed):
 * throughput: images per second of ``analyze_many`` over a folder of JPEGs
   (half 1-face, half 5-face photos).
 
-    python -m bench.speed [--quick] [--out bench/results/speed.json]
+    python -m bench speed [--quick] [--out bench/results/speed.json]
 """
 
 from __future__ import annotations
@@ -94,14 +94,18 @@ def test_photos(analyzer, n_faces: int, count: int, sources: FaceSources) -> lis
 
 
 def make_analyzer(gallery_dir: Path | None, data: Path):
-    """The default analyzer; with a gallery of LFW people when an identity model is shipped."""
+    """The analyzer and its gallery: with the identity model and a gallery of LFW people when one is shipped,
+    else the default analyzer and no gallery."""
     from maskface import Analyzer
-    from maskface.analyzer import DEFAULT_IDENTITY_MODEL
+    from maskface.analyzer import DEFAULT_IDENTITY_MODEL, DEFAULT_MODELS
+    from maskface.enrolment import enroll
+    from maskface.gallery import Gallery
     from maskface.store import shipped_models
 
     if gallery_dir is None or DEFAULT_IDENTITY_MODEL not in shipped_models():
         return Analyzer(), None
-    analyzer = Analyzer(gallery=gallery_dir)
+    analyzer = Analyzer({**DEFAULT_MODELS, "identity": DEFAULT_IDENTITY_MODEL})
+    gallery = Gallery.for_model(gallery_dir, analyzer.embedder)
     people: dict[str, list[Path]] = {}
     for path in sorted((data / "lfw" / "images").glob("*/*_0001.jpg")):
         second = path.with_name(path.name.replace("_0001", "_0002"))
@@ -109,13 +113,13 @@ def make_analyzer(gallery_dir: Path | None, data: Path):
             people[path.parent.name] = [path, second]
     for name, photos in people.items():
         try:
-            analyzer.enroll(name, photos)
+            enroll(analyzer, gallery, name, photos)
         except ValueError as err:  # a photo with two faces: skip that person
             log.info("not enrolled: %s", err)
-    return analyzer, DEFAULT_IDENTITY_MODEL
+    return analyzer, gallery
 
 
-def stage_ms(analyzer, encoded: list[bytes], repeats: int) -> dict[str, float]:
+def stage_ms(analyzer, gallery, encoded: list[bytes], repeats: int) -> dict[str, float]:
     """Median milliseconds of each stage of ``analyzer.analyze``, stages taking turns on every photo."""
     from maskface.crops import crop_faces
     from maskface.image import load_image
@@ -132,13 +136,13 @@ def stage_ms(analyzer, encoded: list[bytes], repeats: int) -> dict[str, float]:
         run = predictor_for(stored.model)
         stages[f"crop {task}"] = lambda i, spec=stored.spec.crop: crop_faces(pixels[i], boxes[i], spec)
         stages[f"model {task}"] = lambda i, run=run, crops=crops: run(crops[i])
-    if analyzer.gallery is not None:
+    if gallery is not None:
         spec = analyzer.embedder.crop
         crops = [crop_faces(p, b, spec) for p, b in zip(pixels, boxes)]
         embeddings = [analyzer.embedder.embed(c) for c in crops]
         stages["crop identity"] = lambda i: crop_faces(pixels[i], boxes[i], spec)
         stages["model identity"] = lambda i: analyzer.embedder.embed(crops[i])
-        stages["match identity"] = lambda i: analyzer.gallery.identify(embeddings[i])
+        stages["match identity"] = lambda i: gallery.identify(embeddings[i])
     return interleaved(stages, len(encoded), repeats)
 
 
@@ -150,7 +154,7 @@ def backends(analyzer, photo: np.ndarray, repeats: int) -> dict[str, dict]:
 
     boxes = [face.box for face in analyzer.find_faces(photo)]
     stored_models = dict(analyzer.models)
-    if analyzer.gallery is not None:
+    if analyzer.embedder is not None:
         stored_models["identity"] = analyzer.embedder.stored
     results: dict[str, dict] = {}
     for task, stored in stored_models.items():
@@ -173,46 +177,48 @@ def backends(analyzer, photo: np.ndarray, repeats: int) -> dict[str, dict]:
     return results
 
 
-def throughput(analyzer, folder: Path, n: int, sources: FaceSources) -> dict:
+def throughput(analyzer, gallery, folder: Path, n: int, sources: FaceSources) -> dict:
     """Images per second of ``analyze_many`` over ``n`` JPEG photos on disk."""
     paths = write_folder(folder, n, sources)
     start = time.perf_counter()
-    results = list(analyzer.analyze_many(paths))
+    results = [(len(r.faces), r.error) for r in analyzer.analyze_many(paths, gallery=gallery)]
     seconds = time.perf_counter() - start
     return {
         "images": n,
         "seconds": round(seconds, 2),
         "images_per_second": round(n / seconds, 2),
-        "faces_found": sum(len(r.faces) for r in results),
-        "errors": sum(r.error is not None for r in results),
+        "faces_found": sum(faces for faces, _ in results),
+        "errors": sum(error is not None for _, error in results),
     }
 
 
 def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
     """Every speed figure of this module, as one JSON-ready dict."""
+    from maskface.config import settings
     from maskface.detect import make_detector
-    from maskface.inference import tflite_enabled, wait_for_conversions
+    from maskface.inference import wait_for_conversions
 
     repeats, photos_per_layout, folder_size = QUICK if quick else FULL
     sources = FaceSources(data)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="maskface-bench-") as tmp:
-        analyzer, identity = make_analyzer(Path(tmp) / "gallery", data)
+        analyzer, gallery = make_analyzer(Path(tmp) / "gallery", data)
+        identity = analyzer.embedder.stored.source if analyzer.embedder else None
         photos = {n: test_photos(analyzer, n, photos_per_layout, sources) for n in FACE_COUNTS}
         encoded = {n: [jpeg(p) for p in photos[n]] for n in FACE_COUNTS}
         mtcnn = make_detector("mtcnn-default")
         for n in FACE_COUNTS:  # warm-up: load, trace, start the conversions, then wait for them
-            analyzer.analyze(encoded[n][0])
+            analyzer.analyze(encoded[n][0], gallery=gallery)
             mtcnn.detect(photos[n][0])
         wait_for_conversions()
         for n in FACE_COUNTS:
-            analyzer.analyze(encoded[n][0])
+            analyzer.analyze(encoded[n][0], gallery=gallery)
 
         latency = {}
         for n in FACE_COUNTS:
             medians = interleaved(
                 {
-                    "full_analysis_ms": lambda i, jpegs=encoded[n]: analyzer.analyze(jpegs[i]),
+                    "full_analysis_ms": lambda i, jpegs=encoded[n]: analyzer.analyze(jpegs[i], gallery=gallery),
                     "detector_ms": lambda i, arrays=photos[n]: analyzer.detector.detect(arrays[i]),
                     "mtcnn_default_ms": lambda i, arrays=photos[n]: mtcnn.detect(arrays[i]),
                 },
@@ -222,7 +228,7 @@ def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
             latency[faces_label(n)] = {
                 **{k: round(v, 2) for k, v in medians.items()},
                 "mtcnn_default_faces": [len(mtcnn.detect(p)) for p in photos[n]],
-                "stages_ms": {k: round(v, 2) for k, v in stage_ms(analyzer, encoded[n], repeats).items()},
+                "stages_ms": {k: round(v, 2) for k, v in stage_ms(analyzer, gallery, encoded[n], repeats).items()},
             }
             stages = latency[faces_label(n)]["stages_ms"]
             latency[faces_label(n)]["models_ms_per_face"] = round(
@@ -235,11 +241,11 @@ def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
             "tasks": list(analyzer.models) + (["identity"] if identity else []),
             "identity_model": identity,
             "detector": analyzer.detector.name,
-            "tflite": tflite_enabled(),
+            "tflite": settings().tflite,
             "latency": latency,
             "full_over_mtcnn_default_1_face": round(one["full_analysis_ms"] / one["mtcnn_default_ms"], 3),
             "backends": backends(analyzer, photos[5][0], repeats),
-            "throughput": throughput(analyzer, Path(tmp) / "photos", folder_size, sources),
+            "throughput": throughput(analyzer, gallery, Path(tmp) / "photos", folder_size, sources),
         }
     report["machine"]["load_average_after"] = os.getloadavg()
     return report
@@ -249,7 +255,3 @@ def main(argv: list[str] | None = None) -> int:
     from .report import part_main
 
     return part_main(__doc__, run, DEFAULT_OUT, DEFAULT_DATA, "fewer repeats and photos (a smoke run)", argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

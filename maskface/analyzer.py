@@ -1,59 +1,99 @@
-"""The one pipeline: image -> faces -> crops -> models -> :class:`Face` results.
+"""The one pipeline: image -> faces -> crops -> models -> an :class:`ImageResult` per image.
 
 The CLI, the app, the benchmarks, the evaluation and the tests all go through
 :class:`Analyzer`, so a figure measured anywhere is a figure of what users get.
+Each result keeps the decoded image with its faces, so it draws and saves
+itself without decoding the input again.
 
->>> analyzer = Analyzer()                       # shipped models, default detector
->>> faces = analyzer.analyze("photo.jpg")       # path, bytes, PIL image or array
->>> faces[0]["mask"].label, faces[0]["mask"].score
-('with_mask', 0.998)
->>> analyzer = Analyzer(gallery="galleries/office")   # adds face["identity"]
->>> analyzer.enroll("Ada Lovelace", ["ada1.jpg", "ada2.jpg"])
+>>> analyzer = Analyzer()                                # shipped mask and gender models
+>>> result = analyzer.analyze("examples/astronaut-masked-simulated.jpg")   # a path, bytes, PIL image or array
+>>> [(face["mask"].label, round(face["mask"].score, 2)) for face in result]
+[('with_mask', 1.0)]
+>>> result.plot("mask").size == (result.image.shape[1], result.image.shape[0])
+True
+
+Recognition: an analyzer with an ``identity`` model gives each face its
+embedding; matching is the caller's, against a :class:`~maskface.gallery.Gallery`
+the caller opens and owns (enrolment: :func:`maskface.enrolment.enroll`).
+
+>>> import tempfile
+>>> from maskface.enrolment import enroll
+>>> from maskface.gallery import Gallery
+>>> analyzer = Analyzer({"mask": "mask-mobilenetv2", "identity": "identity-mobilenetv2"})
+>>> gallery = Gallery.for_model(tempfile.mkdtemp(), analyzer.embedder)
+>>> _ = enroll(analyzer, gallery, "Grace Hopper", ["examples/grace_hopper.jpg"])
+>>> [face["identity"].label for face in analyzer.analyze("examples/grace_hopper-masked-simulated.jpg", gallery=gallery)]
+['Grace Hopper']
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
+from PIL import Image
 
 from .crops import CropSpec, crop_faces, whole_image_box
 from .detect import Detector, make_detector
+from .draw import annotate
 from .face import Face, Prediction
-from .gallery import Gallery, ModelEmbedder
+from .gallery import ModelEmbedder
 from .image import ImageError, ImageSource, load_image
 from .inference import predictor_for
-from .masksim import simulate_mask
 from .store import StoredModel, load_model
+
+if TYPE_CHECKING:
+    from .gallery import Gallery
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS: dict[str, str] = {"mask": "mask-mobilenetv2", "gender": "gender-mobilenetv2"}
 DEFAULT_IDENTITY_MODEL = "identity-mobilenetv2"
-#: Simulated-mask copies added per enrolment photo, so a bare enrolment also matches masked probes.
-ENROL_MASKED_COPIES = 2
 
 
-@dataclass
-class ImageResult:
-    """The faces found in one input, or the error that stopped it (a CLI output line)."""
+@dataclass(eq=False)
+class ImageResult(Sequence[Face]):
+    """One input's faces, with the decoded image they were found in; a sequence of its faces.
 
-    image: str
-    faces: list[Face]
+    ``source`` names the input (its path, or ``"<image>"``); ``image`` is the
+    decoded ``HxWx3`` RGB array, ``None`` with the ``error`` that stopped an
+    input that could not be read.
+    """
+
+    source: str
+    faces: list[Face] = field(default_factory=list)
+    image: np.ndarray | None = field(default=None, repr=False)
     error: str | None = None
 
+    @overload
+    def __getitem__(self, index: int) -> Face: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Face]: ...
+    def __getitem__(self, index):
+        return self.faces[index]
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
     def to_dict(self) -> dict:
-        return {"image": self.image, "faces": [face.to_dict() for face in self.faces], "error": self.error}
+        """The CLI's JSON line: ``{"image": source, "faces": [...], "error": ...}``."""
+        return {"image": self.source, "faces": [face.to_dict() for face in self.faces], "error": self.error}
 
+    def plot(self, task: str = "mask") -> Image.Image:
+        """The image with every face boxed, coloured by its ``task`` label, label and score above it."""
+        if self.image is None:
+            raise ValueError(f"{self.source} could not be read, there is nothing to draw: {self.error}")
+        return annotate(self.image, self.faces, task)
 
-def enrolment_versions(image: np.ndarray, face: Face, number: int, masked_copies: int) -> list[np.ndarray]:
-    """Enrolment photo ``number`` bare, then with ``masked_copies`` simulated masks on ``face`` (seeded by number)."""
-    return [image] + [
-        simulate_mask(image, face.keypoints, face.box, rng=number * 1000 + k) for k in range(masked_copies)
-    ]
+    def save(self, path: str | os.PathLike, task: str = "mask") -> Path:
+        """Write :meth:`plot` to ``path`` (the format follows its extension); returns the path."""
+        self.plot(task).save(path)
+        return Path(path)
 
 
 class Analyzer:
@@ -61,38 +101,22 @@ class Analyzer:
 
     ``models`` maps each task to run to a model source (shipped name, folder,
     ``hf://``) or an already loaded :class:`StoredModel`; by default every task
-    of :data:`DEFAULT_MODELS` runs on its shipped model. With a ``gallery``
-    (a folder or an open :class:`Gallery`), each face is also identified
-    against the enrolled people by the ``identity`` model (``models["identity"]``,
-    default :data:`DEFAULT_IDENTITY_MODEL`). The detector is built lazily, so an
-    analyzer used only on face crops never loads one.
+    of :data:`DEFAULT_MODELS` runs on its shipped model. An ``identity`` model
+    gives every face its embedding (``face.embedding``), which a gallery
+    passed to :meth:`analyze` turns into a name. The detector is built lazily,
+    so an analyzer used only on face crops never loads one.
     """
 
     def __init__(
-        self,
-        models: Mapping[str, str | StoredModel] | None = None,
-        detector: str | Detector = "auto",
-        gallery: str | os.PathLike | Gallery | None = None,
+        self, models: Mapping[str, str | StoredModel] | None = None, detector: str | Detector = "auto"
     ) -> None:
         sources = dict(DEFAULT_MODELS if models is None else models)
-        identity = sources.pop("identity", DEFAULT_IDENTITY_MODEL)
-        self.models: dict[str, StoredModel] = {
-            task: source if isinstance(source, StoredModel) else load_model(source) for task, source in sources.items()
-        }
+        identity = sources.pop("identity", None)
+        self.models: dict[str, StoredModel] = {task: _loaded(source) for task, source in sources.items()}
         for task, stored in self.models.items():
             if stored.spec.task != task:
                 raise ValueError(f"model {stored.source!r} is a {stored.spec.task} model, not a {task} model")
-        self.embedder: ModelEmbedder | None = None
-        self.gallery: Gallery | None = None
-        if gallery is not None:
-            self.embedder = ModelEmbedder(identity if isinstance(identity, StoredModel) else load_model(identity))
-            self.gallery = (
-                gallery
-                if isinstance(gallery, Gallery)
-                else Gallery.open(gallery, self.embedder.model_id, default_threshold=self.embedder.threshold)
-            )
-            if self.gallery.model_id != self.embedder.model_id:
-                raise ValueError(f"the gallery at {self.gallery.path} belongs to model {self.gallery.model_id!r}")
+        self.embedder = ModelEmbedder(_loaded(identity)) if identity is not None else None
         self._detector = detector
 
     @property
@@ -107,17 +131,38 @@ class Analyzer:
             return [Face(box=whole_image_box(pixels), score=1.0, detected=False)]
         return [Face(box=d.box, score=d.score, keypoints=d.keypoints) for d in self.detector.detect(pixels)]
 
-    def analyze(self, image: ImageSource, assume_face: bool = False) -> list[Face]:
-        """All faces in ``image`` with every task's prediction; ``assume_face``: the image is one face."""
+    def analyze(self, image: ImageSource, assume_face: bool = False, gallery: Gallery | None = None) -> ImageResult:
+        """All faces in ``image`` with every task's prediction; ``assume_face``: the image is one face.
+
+        With a ``gallery`` (of this analyzer's identity model), each face is
+        also named: ``face["identity"]``. Raises :class:`ImageError` for an
+        input that cannot be read.
+        """
+        if gallery is not None:
+            self._check_gallery(gallery)
         pixels = load_image(image)
         faces = self.find_faces(pixels, assume_face)
         for task, stored in self.models.items():
             for face, prediction in zip(faces, self.classify(stored, pixels, faces, assume_face)):
                 face.results[task] = prediction
-        if self.gallery is not None and faces:
-            for face, prediction in zip(faces, self.gallery.identify(self.embed(pixels, faces, assume_face))):
-                face.results["identity"] = prediction
-        return faces
+        if self.embedder is not None and faces:
+            embeddings = self.embed(pixels, faces, assume_face)
+            for face, embedding in zip(faces, embeddings):
+                face.embedding = embedding
+            if gallery is not None:
+                for face, prediction in zip(faces, gallery.identify(embeddings)):
+                    face.results["identity"] = prediction
+        return ImageResult(_name(image), faces, pixels)
+
+    def analyze_many(
+        self, images: Iterable[ImageSource], assume_face: bool = False, gallery: Gallery | None = None
+    ) -> Iterator[ImageResult]:
+        """Analyze each input in turn; an input that cannot be read yields its error and the run goes on."""
+        for image in images:
+            try:
+                yield self.analyze(image, assume_face, gallery)
+            except ImageError as err:
+                yield ImageResult(_name(image), error=str(err))
 
     def classify(self, stored: StoredModel, pixels: np.ndarray, faces: list[Face], assume_face: bool) -> list[Prediction]:
         """Run one model on all ``faces`` of an image at once."""
@@ -132,38 +177,24 @@ class Analyzer:
     def embed(self, pixels: np.ndarray, faces: list[Face], assume_face: bool = False) -> np.ndarray:
         """Identity embeddings (N, D) of ``faces``, one batch."""
         if self.embedder is None:
-            raise ValueError("this analyzer has no gallery: open it with Analyzer(gallery=FOLDER)")
+            raise ValueError("this analyzer has no identity model: give one, Analyzer({..., 'identity': SOURCE})")
         crop = self.embedder.crop if not assume_face else CropSpec(self.embedder.crop.size, 1.0)
         return self.embedder.embed(crop_faces(pixels, [face.box for face in faces], crop))
 
-    def enroll(self, name: str, images: Iterable[ImageSource], masked_copies: int = ENROL_MASKED_COPIES) -> str:
-        """Enrol ``name`` from photos showing exactly one face each; returns the person's id.
+    def _check_gallery(self, gallery: Gallery) -> None:
+        if self.embedder is None:
+            raise ValueError("identifying needs an identity model: Analyzer({..., 'identity': SOURCE})")
+        if gallery.model_id != self.embedder.model_id:
+            raise ValueError(
+                f"the gallery at {gallery.path} holds embeddings of model {gallery.model_id!r}, "
+                f"not of this analyzer's {self.embedder.model_id!r}"
+            )
 
-        Each photo adds its face's embedding and those of ``masked_copies``
-        simulated-mask versions of it, so a person enrolled from bare photos
-        is also recognised masked. Nothing is stored unless every photo is
-        usable: a photo without a face or with several raises ``ValueError``
-        naming the photo.
-        """
-        if self.gallery is None:
-            raise ValueError("this analyzer has no gallery: open it with Analyzer(gallery=FOLDER)")
-        rows = []
-        for number, image in enumerate(images, start=1):
-            pixels = load_image(image)
-            faces = self.find_faces(pixels)
-            if len(faces) != 1:
-                what = "no face" if not faces else f"{len(faces)} faces"
-                raise ValueError(f"enrolment photo {number} shows {what}; use photos showing only {name!r}")
-            rows += [self.embed(v, faces) for v in enrolment_versions(pixels, faces[0], number, masked_copies)]
-        if not rows:
-            raise ValueError("give at least one enrolment photo")
-        return self.gallery.enroll(name, np.concatenate(rows))
 
-    def analyze_many(self, images: Iterable[ImageSource], assume_face: bool = False) -> Iterator[ImageResult]:
-        """Analyze each input in turn; an input that cannot be read yields its error and the run goes on."""
-        for image in images:
-            name = os.fspath(image) if isinstance(image, (str, os.PathLike)) else "<image>"
-            try:
-                yield ImageResult(str(name), self.analyze(image, assume_face))
-            except ImageError as err:
-                yield ImageResult(str(name), [], str(err))
+def _loaded(source: str | os.PathLike | StoredModel) -> StoredModel:
+    return source if isinstance(source, StoredModel) else load_model(source)
+
+
+def _name(image: ImageSource) -> str:
+    """How an input is named in results: its path, or ``<image>``."""
+    return str(os.fspath(image)) if isinstance(image, (str, os.PathLike)) else "<image>"

@@ -7,7 +7,8 @@
 - ``enroll`` and ``gallery build|list|remove`` manage the people ``predict
   --gallery`` recognises.
 - ``labels delete`` removes someone's labels from the labeling dataset.
-- ``space-readme`` renders the Space's README front matter from ``space.yaml``.
+- ``space readme`` renders the Space's README front matter from ``space.yaml``;
+  ``space deploy --to ORG/NAME [--dry-run]`` creates or updates the Space.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .config import set_third_party_defaults
 from .detect import DETECTORS
 from .masksim import STYLES
 from .tasks import TASKS
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector setting (default: auto)")
     p.add_argument("--gallery", type=Path, help="also identify each face among the people enrolled in this gallery")
     p.add_argument("--identity-model", help="identity model for --gallery (default: identity-mobilenetv2)")
+    p.add_argument("--save", type=Path, metavar="DIR", help="also write each image with its faces drawn into DIR")
 
     sub.add_parser("models", help="list the shipped models and their measured figures")
 
@@ -69,12 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="image number i is masked with seed + i (default: 0)")
     p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector setting (default: auto)")
 
-    p = sub.add_parser("space-readme", help="print (or write into README.md) the Space front matter of space.yaml")
-    root = Path(__file__).resolve().parents[1]
-    p.add_argument("--space", type=Path, default=root / "space.yaml", help="the Space settings (default: space.yaml)")
-    p.add_argument("--readme", type=Path, default=root / "README.md", help="the README (default: README.md)")
-    p.add_argument("--write", action="store_true", help="replace the README's front matter with the rendering")
-    p.add_argument("--check", action="store_true", help="exit 1 when the README's front matter differs")
+    p = sub.add_parser("space", help="the Hugging Face Space: its README front matter, and deploying it")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    readme = verbs.add_parser("readme", help="print (or write into README.md) the Space front matter of space.yaml")
+    readme.add_argument("--space", type=Path, default=Path("space.yaml"), help="the Space settings (default: space.yaml)")
+    readme.add_argument("--readme", type=Path, default=Path("README.md"), help="the README (default: README.md)")
+    readme.add_argument("--write", action="store_true", help="replace the README's front matter with the rendering")
+    readme.add_argument("--check", action="store_true", help="exit 1 when the README's front matter differs")
+    deploy = verbs.add_parser(
+        "deploy", help="create or update a Gradio Space with this checkout's app, package, models and settings"
+    )
+    deploy.add_argument("--to", required=True, metavar="ORG/NAME", help="the Space repo")
+    deploy.add_argument("--from", dest="root", type=Path, default=Path("."), help="the checkout (default: .)")
+    deploy.add_argument("--space", type=Path, help="the Space settings (default: space.yaml of the checkout)")
+    deploy.add_argument("--dry-run", action="store_true", help="list the files, variables and secrets; send nothing")
     return parser
 
 
@@ -85,6 +96,7 @@ def _gallery_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_third_party_defaults()  # before TensorFlow and onnxruntime load
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     if args.command == "models":
@@ -95,45 +107,51 @@ def main(argv: list[str] | None = None) -> int:
         return _gallery(args)
     if args.command == "labels":
         return _delete_labels(args)
-    if args.command == "space-readme":
-        return _space_readme(args)
+    if args.command == "space":
+        return _space_readme(args) if args.verb == "readme" else _space_deploy(args)
     return _predict(args)
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .analyzer import DEFAULT_MODELS, Analyzer
+    from .analyzer import DEFAULT_IDENTITY_MODEL, DEFAULT_MODELS, Analyzer
+    from .gallery import Gallery
     from .image import iter_image_files
     from .store import ModelNotFoundError
 
     try:
         chosen = {task: getattr(args, f"{task}_model") for task in TASKS}
         models = {**DEFAULT_MODELS, **{task: source for task, source in chosen.items() if source}}
-        if args.identity_model:
-            models["identity"] = args.identity_model
-        analyzer = Analyzer(models=models, detector=args.detector, gallery=args.gallery)
+        if args.gallery:
+            models["identity"] = args.identity_model or DEFAULT_IDENTITY_MODEL
+        analyzer = Analyzer(models=models, detector=args.detector)
+        gallery = Gallery.for_model(args.gallery, analyzer.embedder) if args.gallery else None
     except (ModelNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
     failed = False
-    for result in analyzer.analyze_many(iter_image_files(args.inputs), assume_face=args.assume_face):
+    for number, result in enumerate(analyzer.analyze_many(iter_image_files(args.inputs), args.assume_face, gallery)):
         failed = failed or result.error is not None
+        if args.save and result.error is None:
+            result.save(args.save / f"{number:05d}-{Path(result.source).stem}.jpg", "identity" if gallery else "mask")
         print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
     return 2 if failed else 0
 
 
 def _gallery(args: argparse.Namespace) -> int:
     """``enroll`` and ``gallery build|list|remove``; errors are one line on stderr and exit code 1."""
-    from .analyzer import Analyzer
-    from .gallery import GalleryError
+    from .analyzer import DEFAULT_IDENTITY_MODEL, Analyzer
+    from .enrolment import enroll
+    from .gallery import Gallery, GalleryError
     from .image import ImageError, iter_image_files
     from .store import ModelNotFoundError
 
     try:
-        models = {"identity": args.identity_model} if args.identity_model else {}
-        analyzer = Analyzer(models=models, detector=args.detector, gallery=args.gallery)
-        gallery = analyzer.gallery
+        analyzer = Analyzer(models={"identity": args.identity_model or DEFAULT_IDENTITY_MODEL}, detector=args.detector)
+        gallery = Gallery.for_model(args.gallery, analyzer.embedder)
         if args.command == "enroll":
-            person = analyzer.enroll(args.name, args.images)
+            person = enroll(analyzer, gallery, args.name, args.images)
             print(json.dumps({"id": person, "name": args.name}, ensure_ascii=False))
         elif args.verb == "build":
             if not args.data_dir.is_dir():
@@ -143,7 +161,7 @@ def _gallery(args: argparse.Namespace) -> int:
             for folder in tqdm(sorted(p for p in args.data_dir.iterdir() if p.is_dir()), desc="enrolling", unit="person"):
                 photos = list(iter_image_files([folder]))
                 try:
-                    person = analyzer.enroll(folder.name, photos)
+                    person = enroll(analyzer, gallery, folder.name, photos)
                 except (ValueError, ImageError) as err:
                     print(f"skipped {folder.name!r}: {err}", file=sys.stderr)
                     continue
@@ -161,13 +179,15 @@ def _gallery(args: argparse.Namespace) -> int:
 
 
 def _delete_labels(args: argparse.Namespace) -> int:
-    """``labels delete``: what an operator runs when a labeler asks for their labels to go."""
-    import os
+    """``labels delete``: what an operator runs when a labeler asks for their labels to go (here and on the Hub)."""
+    from dataclasses import replace
 
-    from .labels import LabelError, LabelStore
+    from .config import settings
+    from .labels import LabelError
+    from .sync import label_store
 
     try:
-        store = LabelStore(args.labels_dir) if args.labels_dir else LabelStore.from_env(os.environ)
+        store = label_store(replace(settings(), labels_dir=args.labels_dir) if args.labels_dir else settings())
         removed = store.delete_contributions(labeler_id=args.labeler_id, labeler_name=args.name)
         store.close()
     except LabelError as err:
@@ -240,8 +260,25 @@ def _space_readme(args: argparse.Namespace) -> int:
         write_front_matter(args.readme, block)
     elif args.check:
         if split_front_matter(args.readme.read_text(encoding="utf-8"))[0] != block:
-            print(f"{args.readme}'s front matter differs from {args.space}: run `python -m maskface space-readme --write`", file=sys.stderr)
+            print(f"{args.readme}'s front matter differs from {args.space}: run `python -m maskface space readme --write`", file=sys.stderr)
             return 1
     else:
         print(block, end="")
+    return 0
+
+
+def _space_deploy(args: argparse.Namespace) -> int:
+    """``space deploy``: what would be sent (``--dry-run``), or send it and print the Space's URL."""
+    from .space import deploy, plan_deployment
+
+    try:
+        deployment = plan_deployment(args.root, args.to, args.space)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print("\n".join(deployment.describe()), file=sys.stderr if not args.dry_run else sys.stdout)
+    if args.dry_run:
+        print(f"dry run: nothing sent to {args.to}")
+        return 0
+    print(deploy(deployment))
     return 0

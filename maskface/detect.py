@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from PIL import Image
 
+from .config import set_third_party_defaults
+
 if TYPE_CHECKING:
     import onnxruntime
     from mtcnn import MTCNN
@@ -260,6 +262,7 @@ class _RetinaFace:
     @cached_property
     def session(self) -> onnxruntime.InferenceSession:
         """The ONNX session (loaded once)."""
+        set_third_party_defaults("ORT_DISABLE_TELEMETRY")  # read once, when onnxruntime loads
         import onnxruntime
 
         log.debug("loading %s", RETINAFACE_ONNX)

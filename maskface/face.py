@@ -37,6 +37,8 @@ class Face:
 
     ``detected`` is False when the caller said the whole image is the face
     (``--assume-face``); the box then covers the image and ``score`` is 1.
+    ``embedding`` is the unit-length identity embedding when the analyzer has
+    an identity model (what a gallery matches); it is not part of :meth:`to_dict`.
     """
 
     box: tuple[float, float, float, float]
@@ -44,6 +46,7 @@ class Face:
     detected: bool = True
     keypoints: np.ndarray | None = None
     results: dict[str, Prediction] = field(default_factory=dict)
+    embedding: np.ndarray | None = field(default=None, repr=False)
 
     def __getitem__(self, task: str) -> Prediction:
         return self.results[task]

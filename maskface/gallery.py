@@ -25,11 +25,12 @@ file, replaces ``gallery.json`` (``os.replace``: the commit point) and deletes
 the old file, so processes enrolling at the same time lose nothing and a crash
 leaves the previous state readable.
 
->>> embedder = FrozenBackboneEmbedder()
->>> gallery = Gallery.open("galleries/office", model_id=embedder.model_id)
->>> gallery.enroll("Ada Lovelace", embedder.embed(crops))
->>> gallery.identify(embedder.embed(probe_crops))[0].label
-'Ada Lovelace'
+>>> import numpy as np, tempfile
+>>> gallery = Gallery.open(tempfile.mkdtemp(), model_id="example-2d", threshold=0.8)
+>>> gallery.enroll("Ada Lovelace", np.array([[1.0, 0.0], [0.9, 0.1]]))  # doctest: +ELLIPSIS
+'...'
+>>> [p.label for p in gallery.identify(np.array([[0.95, 0.05], [0.0, 1.0]]))]
+['Ada Lovelace', 'unknown']
 """
 
 from __future__ import annotations
@@ -87,41 +88,6 @@ class Embedder(Protocol):
     crop: CropSpec
 
     def embed(self, crops: np.ndarray) -> np.ndarray: ...
-
-
-class FrozenBackboneEmbedder:
-    """Baseline embedder: ImageNet MobileNetV2's globally pooled features, never trained on faces.
-
-    It is the floor a trained embedding model has to beat on ID-M.
-    ``weights`` defaults to the local ImageNet file when the shared folder
-    has it, else Keras's download.
-    """
-
-    def __init__(self, size: int = 160, scale: float = 1.0, weights: str | None = None, batch_size: int = 64) -> None:
-        import keras
-
-        from .architectures import default_backbone_weights
-
-        self.crop = CropSpec(size, scale)
-        self.model_id = f"imagenet-mobilenetv2-avgpool-{size}px-x{scale:g}"
-        self.batch_size = batch_size
-        self._backbone = keras.applications.MobileNetV2(
-            input_shape=(size, size, 3),
-            include_top=False,
-            pooling="avg",
-            weights=weights or default_backbone_weights("mobilenetv2"),
-        )
-
-    def embed(self, crops: np.ndarray) -> np.ndarray:
-        """Unit-norm embeddings (N, 1280) of uint8 RGB crops (N, size, size, 3)."""
-        pixels = np.asarray(crops, dtype=np.float32) / 127.5 - 1.0
-        features = [
-            np.asarray(self._backbone(pixels[i : i + self.batch_size], training=False))
-            for i in range(0, len(pixels), self.batch_size)
-        ]
-        if not features:
-            return np.zeros((0, self._backbone.output_shape[-1]), np.float32)
-        return normalise(np.concatenate(features))
 
 
 class ModelEmbedder:
@@ -240,6 +206,16 @@ class Gallery:
                     gallery._write()
         log.info("gallery %s: %d people, model %s", folder, len(gallery._people), model_id)
         return gallery
+
+    @classmethod
+    def for_model(cls, path: str | os.PathLike, embedder: Embedder, create: bool = True) -> Gallery:
+        """Open the gallery at ``path`` for ``embedder``'s embeddings (e.g. ``analyzer.embedder``).
+
+        A new gallery starts at the model's calibrated threshold (its ID-M
+        threshold at FAR 1%) when it has one.
+        """
+        threshold = getattr(embedder, "threshold", None)
+        return cls.open(path, embedder.model_id, create=create, default_threshold=threshold)
 
     def enroll(self, name: str, embeddings: np.ndarray) -> str:
         """Add embeddings (D,) or (N, D) of ``name``; return the person's id.

@@ -8,21 +8,28 @@ written to that folder instead of the Hub (tests, offline demos):
 ``<folder>/<org>/<name>/commits/<commit>/`` holds each uploaded version and
 ``refs/<branch>`` (``main`` unless a revision is given) names the latest one.
 As in the Hub cache, a downloaded version's folder is named after its commit.
+A deployed Space lies under ``<folder>/spaces/<org>/<name>/`` the same way,
+with ``settings.json`` for its SDK, variables and secrets (a secret's SHA-256
+only, never its value).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 import re
 import shutil
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import huggingface_hub
 from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
-MIRROR_ENV = "MASKFACE_HUB_MIRROR"
+from .config import settings
+
+#: How a model source names a Hub repo: ``hf://org/name[@revision]``.
+HF_PREFIX = "hf://"
 _MIRROR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -36,8 +43,7 @@ def split_revision(repo: str) -> tuple[str, str | None]:
 
 def mirror() -> Path | None:
     """The local folder standing in for the Hub (``MASKFACE_HUB_MIRROR``), or ``None`` for the real Hub."""
-    value = os.environ.get(MIRROR_ENV, "").strip()
-    return Path(value) if value else None
+    return settings().hub_mirror
 
 
 def download_model(repo: str) -> Path:
@@ -91,6 +97,32 @@ def upload_model(folder: str | Path, repo: str, message: str) -> str:
     return str(info)
 
 
+def deploy_space(folder: str | Path, repo: str, variables: Mapping[str, str], secrets: Mapping[str, str], message: str) -> str:
+    """Create (or update) the Gradio Space ``repo`` to hold exactly ``folder``'s files; returns the Space's URL.
+
+    Files the Space holds that ``folder`` lacks are deleted in the same commit
+    (``.gitattributes`` stays). Each variable and secret is then set on the
+    Space (``add_space_variable``, ``add_space_secret``). The token is the
+    ``HF_TOKEN`` setting, else huggingface_hub's own login.
+    """
+    repo_id, revision = split_revision(repo)
+    if revision:
+        raise ValueError(f"a Space is deployed to its main branch: give ORG/NAME, not {repo!r}")
+    root = mirror()
+    if root is not None:
+        return _mirror_space(root, repo_id, Path(folder), variables, secrets)
+    api = huggingface_hub.HfApi(token=settings().hf_token, library_name="maskface")
+    url = api.create_repo(repo_id, repo_type="space", space_sdk="gradio", exist_ok=True)
+    api.upload_folder(
+        repo_id=repo_id, repo_type="space", folder_path=str(folder), commit_message=message, delete_patterns="*"
+    )
+    for key, value in variables.items():
+        api.add_space_variable(repo_id, key, value)
+    for key, value in secrets.items():
+        api.add_space_secret(repo_id, key, value)
+    return str(url)
+
+
 def _mirror_repo(root: Path, repo_id: str, revision: str | None) -> tuple[Path, str]:
     """The mirror folder of ``repo_id`` and the ref name; names that could leave the mirror are refused."""
     ref = revision or "main"
@@ -131,3 +163,19 @@ def _mirror_upload(root: Path, repo_id: str, revision: str | None, folder: Path)
     tmp_ref.write_text(commit + "\n")
     tmp_ref.replace(repo / "refs" / ref)
     return target.as_uri()
+
+
+def _mirror_space(
+    root: Path, repo_id: str, folder: Path, variables: Mapping[str, str], secrets: Mapping[str, str]
+) -> str:
+    """The stand-in of :func:`deploy_space`: a new version under ``spaces/``, and the Space's settings."""
+    spaces = root / "spaces"
+    _mirror_upload(spaces, repo_id, None, folder)
+    repo, _ = _mirror_repo(spaces, repo_id, None)
+    path = repo / "settings.json"
+    current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"variables": {}, "secrets": {}}
+    current["sdk"] = "gradio"
+    current["variables"].update(variables)
+    current["secrets"].update({k: "sha256:" + hashlib.sha256(v.encode()).hexdigest() for k, v in secrets.items()})
+    path.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return repo.as_uri()

@@ -5,7 +5,7 @@ the public Space, arrays and PIL images handed over by gradio - goes through
 :func:`load_image`. Uploads are untrusted input, so decoding lives here, once,
 with its guards in one spot:
 
-* size limits (:class:`Limits`) checked *before* decoding: the byte size of
+* size limits (:class:`maskface.config.Limits`, from the settings) checked *before* decoding: the byte size of
   files and uploads, and the pixel count read from the image header, so a small
   file that declares a huge image (a decompression bomb) is refused without
   allocating it;
@@ -24,73 +24,18 @@ from __future__ import annotations
 import io
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from .config import Limits, settings
+
 
 class ImageError(ValueError):
     """An input that cannot be used as an image; the message is shown to users as is."""
 
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one image.
-
-    ``max_bytes`` applies to files and uploaded bytes before decoding;
-    ``max_pixels`` to the width x height declared in the header, before
-    decoding (and to arrays and PIL images); images whose longer side exceeds
-    ``max_side`` are downscaled to it, aspect ratio kept.
-
-    With the defaults, a 10000x10000 image (100 MP) is refused with a message
-    naming MASKFACE_MAX_PIXELS; with that limit raised it loads and comes back
-    as 4096x4096.
-    """
-
-    max_bytes: int = 25 * 1024 * 1024
-    max_pixels: int = 50_000_000
-    max_side: int = 4096
-
-    def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "max_side"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
-
-
-_ENV_VARS = {
-    "max_bytes": "MASKFACE_MAX_BYTES",
-    "max_pixels": "MASKFACE_MAX_PIXELS",
-    "max_side": "MASKFACE_MAX_SIDE",
-}
-
-
-def limits_from_env(environ: Mapping[str, str] = os.environ) -> Limits:
-    """Build :class:`Limits` from MASKFACE_MAX_BYTES / _MAX_PIXELS / _MAX_SIDE.
-
-    Unset or empty variables keep the defaults. Values are integers
-    (underscores allowed, e.g. ``100_000_000``); anything else raises
-    ``ValueError`` naming the variable, so a misconfigured deployment fails at
-    start-up. Read once, at import, into :data:`DEFAULT_LIMITS`.
-    """
-    values: dict[str, int] = {}
-    for field, var in _ENV_VARS.items():
-        raw = environ.get(var, "").strip()
-        if not raw:
-            continue
-        try:
-            values[field] = int(raw)
-        except ValueError:
-            raise ValueError(f"{var} must be a positive integer, got {raw!r}") from None
-        if values[field] < 1:
-            raise ValueError(f"{var} must be a positive integer, got {raw!r}")
-    return Limits(**values)
-
-
-DEFAULT_LIMITS = limits_from_env()
 
 #: Transparent pixels are composited onto mid-grey rather than white or black:
 #: masks are often white (surgical) or black (cloth), and grey keeps either
@@ -105,20 +50,11 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 # multi-picture JPEG many phones write).
 _FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 
-# Deliberate Pillow settings (process-wide, as Pillow only has globals):
-# truncated files must raise rather than decode half grey (re-asserted before
-# each decode, see _pil_to_rgb), and Pillow's own decompression-bomb check is
-# kept at twice our pixel limit - a backstop for any other decoding in the
-# process, which in load_image never fires before our own check and its
-# precise message (see _keep_pillow_check_behind).
-ImageFile.LOAD_TRUNCATED_IMAGES = False
-Image.MAX_IMAGE_PIXELS = 2 * DEFAULT_LIMITS.max_pixels
-
 ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 
-def load_image(source: ImageSource, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
-    """Decode ``source`` into a new ``HxWx3`` ``uint8`` RGB array.
+def load_image(source: ImageSource, limits: Limits | None = None) -> np.ndarray:
+    """Decode ``source`` into a new ``HxWx3`` ``uint8`` RGB array, within ``limits`` (default: the settings').
 
     Accepts a path, encoded bytes (an upload), a PIL image or an array.
     EXIF orientation is applied; animated GIF/WebP/PNG give their first frame
@@ -135,6 +71,7 @@ def load_image(source: ImageSource, limits: Limits = DEFAULT_LIMITS) -> np.ndarr
     """
     if source is None:
         raise ImageError("no image provided")
+    limits = limits or settings().limits
     if isinstance(source, np.ndarray):
         return _downscale(_array_to_rgb(source, "image array", limits), limits.max_side)
     if isinstance(source, Image.Image):
@@ -271,7 +208,8 @@ def _decode(data: bytes, name: str, limits: Limits) -> np.ndarray:
 
 def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
     """Fully decode a PIL image and convert it to an upright RGB array (not resized)."""
-    # Re-asserted on every call: another library may have flipped this global.
+    # Pillow only has globals: truncated files must raise rather than decode half grey, so this is set
+    # where we decode, on every call (never at import), as another library may have flipped it.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         image.load()

@@ -6,8 +6,8 @@ interpreter, whose outputs match Keras's within 1e-6 (``bench/speed.py``
 measures it, ``tests/test_inference.py`` holds it to 1e-3). Converting takes
 about 9 s per MobileNetV2, too long for a cold start, so:
 
-* the converted model is cached in ``MASKFACE_CACHE_DIR`` (default
-  ``~/.cache/maskface``), under a key made of the model's architecture, its
+* the converted model is cached in the ``cache_dir`` setting
+  (``MASKFACE_CACHE_DIR``, default ``~/.cache/maskface``), under a key made of the model's architecture, its
   weights and the TensorFlow version, and loaded from there in milliseconds;
 * until it exists, the model answers through a compiled ``tf.function``
   while a background thread converts it and then swaps it in. Python waits
@@ -33,20 +33,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-log = logging.getLogger(__name__)
+from .config import settings
 
-CACHE_ENV = "MASKFACE_CACHE_DIR"
-ENABLE_ENV = "MASKFACE_TFLITE"
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
-    """Where converted models are kept: ``$MASKFACE_CACHE_DIR`` or ``~/.cache/maskface``, then ``litert/``."""
-    root = os.environ.get(CACHE_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "maskface"
-    return Path(root) / "litert"
-
-
-def tflite_enabled() -> bool:
-    return os.environ.get(ENABLE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    """Where converted models are kept: the ``cache_dir`` setting's ``litert/``."""
+    return settings().cache_dir / "litert"
 
 
 def model_key(model: keras.Model) -> str:
@@ -99,7 +93,7 @@ class Predictor:
         self._output_shape = tuple(model.outputs[0].shape[1:])
         self._tflite: _Interpreter | None = None
         self._thread: threading.Thread | None = None
-        if tflite_enabled() if convert is None else convert:
+        if settings().tflite if convert is None else convert:
             self._path = cache_dir() / f"{model_key(model)}.tflite"
             if not self._open():
                 self._thread = threading.Thread(target=self._convert, name=f"litert-{model.name}")

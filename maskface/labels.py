@@ -29,17 +29,23 @@ rewrites ``metadata.jsonl`` (temporary file + rename) under the lock, then
 deletes the crops. Opening a store repairs what a crash can leave: a partial
 last line, temporary files, crops without a line.
 
->>> store = LabelStore.from_env()          # MASKFACE_LABELS_DIR, Hub sync if configured
->>> me = new_labeler_id()                  # once per browser session
->>> queue = build_queue(["group.jpg"], analyzer, "mask")   # least confident first
+>>> import tempfile
+>>> from maskface import Analyzer
+>>> store = LabelStore(tempfile.mkdtemp())     # the app's: maskface.sync.label_store() (settings, Hub sync)
+>>> me = new_labeler_id()                      # once per browser session
+>>> queue = build_queue(["examples/collage-two-faces.jpg"], Analyzer({"mask": "mask-mobilenetv2"}), "mask")
+>>> len(queue.items), queue.items[0].crop.shape   # least confident first
+(2, (224, 224, 3))
 >>> item = queue.items[0]
->>> record_id = store.add(item.crop, "mask", "with_mask", labeler_id=me, consent=True,
+>>> record_id = store.add(item.crop, "mask", "without_mask", labeler_id=me, consent=True,
 ...                       labeler_name="Ada", prediction=item.predictions.get("mask"))
 >>> store.count(me), store.sync_status()
 (1, 'local only (no Hub repo configured)')
+>>> import datasets
+>>> datasets.load_dataset("imagefolder", data_dir=str(store.folder))["train"][0]["label"]
+'without_mask'
 >>> store.undo(record_id, me)["label"]
-'with_mask'
->>> datasets.load_dataset("imagefolder", data_dir=str(store.folder))["train"]
+'without_mask'
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ import os
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -67,11 +73,13 @@ from PIL import Image
 from .crops import CropSpec, crop_square
 from .face import Prediction
 from .gallery import check_name
-from .image import DEFAULT_LIMITS, ImageError, ImageSource, load_image
+from .config import settings
+from .image import ImageError, ImageSource, load_image
 from .tasks import TASKS
 
 if TYPE_CHECKING:
     from .analyzer import Analyzer
+    from .gallery import Gallery
     from .sync import HubSync
 
 log = logging.getLogger(__name__)
@@ -98,8 +106,6 @@ RECORD_FIELDS = frozenset(
     ("file_name", "id", "task", "label", "usable", "labeler_id", "labeler_name", "consent", "created_at",
      "predicted_label", "predicted_score", "crop_sha256")
 )
-DEFAULT_FOLDER = "labels"
-DEFAULT_SYNC_MINUTES = 5.0
 
 
 class LabelError(ValueError):
@@ -131,28 +137,6 @@ class LabelStore:
         if sync is not None:
             sync.attach(self)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> LabelStore:
-        """The store the app uses, from the environment.
-
-        ``MASKFACE_LABELS_DIR`` (default ``labels`` in the working directory);
-        with ``MASKFACE_LABELS_REPO`` (a Hub dataset id) and ``HF_TOKEN`` both
-        set, the folder is synced to that private dataset every
-        ``MASKFACE_SYNC_MINUTES`` (default 5).
-        """
-        folder = environ.get("MASKFACE_LABELS_DIR", "").strip() or DEFAULT_FOLDER
-        repo = environ.get("MASKFACE_LABELS_REPO", "").strip()
-        token = environ.get("HF_TOKEN", "").strip()
-        if repo and token:
-            from .sync import HubSync
-
-            minutes = _sync_minutes(environ.get("MASKFACE_SYNC_MINUTES", ""))
-            return cls(folder, HubSync(repo, token=token, every_minutes=minutes))
-        reason = "MASKFACE_LABELS_REPO is set but HF_TOKEN is not" if repo else None
-        if reason:
-            log.warning("labels stay in %s: %s", folder, reason)
-        return cls(folder, local_reason=reason)
-
     # ----------------------------------------------------------------------
     # Labels.
 
@@ -179,7 +163,7 @@ class LabelStore:
         _check_labeler_id(labeler_id)
         name = _clean_labeler_name(labeler_name)
         try:
-            pixels = load_image(crop, dataclasses.replace(DEFAULT_LIMITS, max_side=MAX_CROP_SIDE))
+            pixels = load_image(crop, dataclasses.replace(settings().limits, max_side=MAX_CROP_SIDE))
         except ImageError as err:
             raise LabelError(f"the face crop is not usable: {err}") from err
         record_id = uuid.uuid4().hex
@@ -344,17 +328,6 @@ def is_stored_record(record: object) -> bool:
     return match is not None and match.group(1) == record["id"]
 
 
-def _sync_minutes(raw: str) -> float:
-    """MASKFACE_SYNC_MINUTES as a positive number; a bad value fails at start-up, naming the variable."""
-    try:
-        minutes = float(raw) if raw.strip() else DEFAULT_SYNC_MINUTES
-    except ValueError:
-        minutes = float("nan")
-    if not minutes > 0:
-        raise ValueError(f"MASKFACE_SYNC_MINUTES must be a positive number of minutes, got {raw!r}")
-    return minutes
-
-
 def _parse(data: bytes) -> list[dict]:
     return [json.loads(line) for line in data.splitlines()]
 
@@ -459,13 +432,15 @@ def build_queue(
     analyzer: Analyzer,
     task: str,
     *,
+    gallery: Gallery | None = None,
     assume_face: bool = False,
     crop: CropSpec = LABEL_CROP,
 ) -> LabelQueue:
     """Detect and analyze every face of ``images``; queue their crops, least confident about ``task`` first.
 
     Faces whose models gave no answer for ``task`` (no such model loaded) come
-    first. ``assume_face``: each image already is one face crop.
+    first; a ``gallery`` gives identity suggestions. ``assume_face``: each
+    image already is one face crop.
     """
     if task not in TASK_LABELS:
         raise LabelError(f"unknown task {task!r}; choose one of {', '.join(TASK_LABELS)}")
@@ -474,13 +449,13 @@ def build_queue(
     for number, image in enumerate(images, start=1):
         source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else f"image {number}"
         try:
-            pixels = load_image(image)
+            result = analyzer.analyze(image, assume_face=assume_face, gallery=gallery)
         except ImageError as err:
             errors.append(str(err))
             continue
         scale = 1.0 if assume_face else crop.scale
-        for face in analyzer.analyze(pixels, assume_face=assume_face):
-            face_crop = crop_square(pixels, face.box, crop.size, scale)
+        for face in result:
+            face_crop = crop_square(result.image, face.box, crop.size, scale)
             items.append(QueueItem(face_crop, str(source), tuple(face.box), dict(face.results)))
     items.sort(key=lambda item: item.predictions[task].score if task in item.predictions else float("-inf"))
     return LabelQueue(task, items, errors)

@@ -9,8 +9,11 @@ This module imports numpy only and nothing from the package:
 TensorFlow) and loads this file by path to score dlib's descriptors with the
 same rule and metrics.
 
->>> scores = person_scores(probes, gallery, owners, num_people=84)   # (P, 84)
->>> idm_figures(scores, truth)["rank1"]
+>>> gallery = normalise(np.array([[1.0, 0.0], [0.9, 0.2], [0.0, 1.0]]))   # two rows of person 0, one of person 1
+>>> probes = normalise(np.array([[0.8, 0.3], [0.1, 1.0]]))
+>>> scores = person_scores(probes, gallery, owners=[0, 0, 1], num_people=2)   # (probes, people)
+>>> idm_figures(scores, truth=[0, 1])["rank1"]
+1.0
 """
 
 from __future__ import annotations

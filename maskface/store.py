@@ -9,7 +9,8 @@ A saved model is a folder, the same locally and on the Hugging Face Hub:
 - ``README.md``: the model card (written by ``training.card``).
 
 A *source* names such a folder: a shipped model's name (``mask-mobilenetv2``,
-looked up in ``models/``), a local path, or ``hf://org/repo[@revision]``.
+looked up in :func:`models_dir`: the models shipped inside the package, or the
+``MASKFACE_MODELS_DIR`` setting), a local path, or ``hf://org/repo[@revision]``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,21 @@ from pathlib import Path
 
 import keras
 
+from . import layers  # noqa: F401 - registers the custom layers saved models refer to
+from .config import settings
 from .crops import CropSpec
+from .hub import HF_PREFIX
 
 log = logging.getLogger(__name__)
 
 SPEC_FILE = "maskface.json"
-MODELS_DIR = Path(os.environ.get("MASKFACE_MODELS_DIR", Path(__file__).resolve().parents[1] / "models"))
-HF_PREFIX = "hf://"
+#: The models shipped with the package (package data; in a checkout, a link to the repo's ``models/``).
+PACKAGED_MODELS = Path(__file__).parent / "models"
+
+
+def models_dir() -> Path:
+    """Where shipped model names are looked up: ``MASKFACE_MODELS_DIR``, else the package's own models."""
+    return settings().models_dir or PACKAGED_MODELS
 
 
 @dataclass
@@ -99,10 +108,11 @@ def read_spec(folder: str | os.PathLike) -> ModelSpec:
 
 
 def shipped_models() -> list[str]:
-    """Names of the models shipped in ``models/``."""
-    if not MODELS_DIR.is_dir():
+    """Names of the shipped models (those in :func:`models_dir`)."""
+    folder = models_dir()
+    if not folder.is_dir():
         return []
-    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / SPEC_FILE).is_file())
+    return sorted(p.name for p in folder.iterdir() if (p / SPEC_FILE).is_file())
 
 
 def resolve(source: str | os.PathLike) -> Path:
@@ -115,8 +125,8 @@ def resolve(source: str | os.PathLike) -> Path:
     path = Path(text)
     if (path / SPEC_FILE).is_file():
         return path
-    if (MODELS_DIR / text / SPEC_FILE).is_file():
-        return MODELS_DIR / text
+    if (models_dir() / text / SPEC_FILE).is_file():
+        return models_dir() / text
     raise ModelNotFoundError(
         f"no model at {text!r}: give a folder holding {SPEC_FILE}, hf://org/repo, "
         f"or one of the shipped models: {', '.join(shipped_models()) or '(none)'}"

@@ -26,9 +26,15 @@ One app process syncs a repo: two writers would overwrite each other's
 one ``HfApi`` (its endpoint follows ``HF_ENDPOINT``); tests hand in one
 pointed at a closed local port for an outage, or routed to a local folder.
 
->>> store = LabelStore("labels", sync=HubSync("org/maskface-labels", token=token))
+>>> import tempfile
+>>> from huggingface_hub import HfApi
+>>> closed = HfApi(endpoint="http://127.0.0.1:9", token="hf_example")   # a Hub that cannot be reached
+>>> store = LabelStore(tempfile.mkdtemp(), sync=HubSync("org/maskface-labels", api=closed, retry_seconds=3600))
 >>> store.sync_status()
-'3 labels waiting to sync to org/maskface-labels: connecting to the Hub'
+'nothing to sync yet (org/maskface-labels)'
+>>> store.close()
+
+:func:`label_store` opens the store the settings describe (the app's, the CLI's).
 """
 
 from __future__ import annotations
@@ -41,19 +47,32 @@ import shutil
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
-
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, CommitScheduler, HfApi
 
-from .labels import METADATA, is_stored_record
-
-if TYPE_CHECKING:
-    from .labels import LabelStore
+from .config import Settings, settings
+from .labels import METADATA, LabelStore, is_stored_record
 
 log = logging.getLogger(__name__)
 
 STATE = ".sync-state.json"
 PULL = ".hub-pull"
+
+
+def label_store(config: Settings | None = None) -> LabelStore:
+    """The label store of ``config`` (default: the process's settings).
+
+    The folder ``labels_dir``; with ``labels_repo`` and ``hf_token`` both set,
+    it is synced to that private dataset every ``sync_minutes``. A repo
+    without a token stays local, and the store says why.
+    """
+    config = config or settings()
+    if config.labels_sync:
+        repo, token = config.labels_sync
+        return LabelStore(config.labels_dir, HubSync(repo, token=token, every_minutes=config.sync_minutes))
+    reason = "MASKFACE_LABELS_REPO is set but HF_TOKEN is not" if config.labels_repo else None
+    if reason:
+        log.warning("labels stay in %s: %s", config.labels_dir, reason)
+    return LabelStore(config.labels_dir, local_reason=reason)
 
 
 class HubSync:

@@ -7,9 +7,11 @@ seconds are decoded. Every sampled frame goes through :func:`load_image`, the
 same normalisation and limits as photos. The output is an H.264 MP4 (browsers
 play it) at one frame per sample, so it lasts as long as the span analysed.
 
->>> results = annotate_video("clip.mp4", "out.mp4", lambda pixels: (pixels, None), every=0.5)
->>> [(info.time, result) for info, result in results][:2]
-[(0.0, None), (0.5, None)]
+>>> import tempfile
+>>> out = tempfile.mkdtemp() + "/frames.mp4"
+>>> results = annotate_video("examples/two-faces.mp4", out, lambda pixels: (pixels, pixels.shape), every=0.5)
+>>> [(info.time, shape) for info, shape in results][:2]
+[(0.0, (260, 320, 3)), (0.5, (260, 320, 3))]
 
 Decoding and encoding use PyAV, whose wheels carry their own FFmpeg.
 """
@@ -126,7 +128,8 @@ def annotate_video(
 ) -> list[tuple[FrameInfo, R]]:
     """Sample ``source``, turn each frame into ``(annotated pixels, result)``, write the annotated video.
 
-    ``annotate_frame`` is typically an analyzer call plus :func:`maskface.draw.annotate`.
+    ``annotate_frame`` is typically an analyzer call and its result's
+    :meth:`~maskface.analyzer.ImageResult.plot`.
     ``progress(done, total)`` is called after each frame (``total`` is an
     estimate from the container's duration). Returns each frame's info and result.
     """

@@ -29,6 +29,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 
+@pytest.fixture()
+def configure(monkeypatch):
+    """Call with settings to change (``configure(hub_mirror=path)``) for one test; the library reads them
+    through :func:`maskface.config.settings`, and they are restored afterwards."""
+    import dataclasses
+
+    from maskface import config
+
+    def change(**changes):
+        monkeypatch.setattr(config, "_current", dataclasses.replace(config.settings(), **changes))
+        return config.settings()
+
+    return change
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real data beside the checkout; tests that need it skip, saying why, when it is absent."""
@@ -53,7 +68,7 @@ def save_tiny_model(task: str, folder: Path) -> Path:
     """A randomly initialised 32x32 CNN for ``task``, saved like a shipped model (fast to load and run)."""
     import keras
 
-    from maskface.architectures import build_model
+    from training.architectures import build_model
     from maskface.crops import CropSpec
     from maskface.store import ModelSpec, save_model
     from maskface.tasks import TASKS

@@ -16,12 +16,10 @@ from PIL import Image, ImageFile
 
 from maskface.image import (
     BACKGROUND_RGB,
-    DEFAULT_LIMITS,
     IMAGE_EXTENSIONS,
     ImageError,
     Limits,
     iter_image_files,
-    limits_from_env,
     load_image,
     to_pil,
 )
@@ -346,22 +344,6 @@ def test_downscale_keeps_aspect_ratio():
     assert load_image(image, limits).shape == (20, 60, 3)
     assert load_image(noise(300, 100), limits).shape == (60, 20, 3)
     assert load_image(noise(60, 10), limits).shape == (60, 10, 3)
-
-
-def test_limits_from_env():
-    assert limits_from_env({}) == Limits()
-    env = {
-        "MASKFACE_MAX_BYTES": "1000",
-        "MASKFACE_MAX_PIXELS": "100_000_000",
-        "MASKFACE_MAX_SIDE": " ",
-    }
-    assert limits_from_env(env) == Limits(max_bytes=1000, max_pixels=100_000_000)
-    for bad in ("lots", "0", "-5", "1.5"):
-        with pytest.raises(ValueError, match="MASKFACE_MAX_SIDE"):
-            limits_from_env({"MASKFACE_MAX_SIDE": bad})
-    with pytest.raises(ValueError):
-        Limits(max_side=0)
-    assert DEFAULT_LIMITS == limits_from_env()
 
 
 # --- arrays ----------------------------------------------------------------

@@ -10,9 +10,8 @@ from maskface.store import load_model, shipped_models
 
 
 @pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MASKFACE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("MASKFACE_TFLITE", raising=False)
+def cache(tmp_path, configure):
+    configure(cache_dir=tmp_path / "cache", tflite=True)
     return tmp_path / "cache" / "litert"
 
 
@@ -38,8 +37,8 @@ def test_tflite_answers_like_keras_and_is_cached(cache, tiny):
     np.testing.assert_array_equal(second(batch), first(batch))
 
 
-def test_tf_function_path_when_turned_off(cache, tiny, monkeypatch):
-    monkeypatch.setenv("MASKFACE_TFLITE", "0")
+def test_tf_function_path_when_turned_off(cache, tiny, configure):
+    configure(tflite=False)
     predictor = Predictor(tiny)
     assert predictor.backend == "tf.function" and predictor.wait(0)
     batch = crops(3, 32, seed=1)
@@ -71,8 +70,8 @@ def test_one_predictor_per_model(cache, tiny):
     assert predictor_for(tiny) is predictor_for(tiny)
 
 
-def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("MASKFACE_CACHE_DIR", str(tmp_path))
+def test_cache_dir_follows_the_settings(tmp_path, configure):
+    configure(cache_dir=tmp_path)
     assert cache_dir() == tmp_path / "litert"
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import datasets
-import huggingface_hub
 import numpy as np
 import pytest
 from PIL import Image
@@ -185,43 +183,6 @@ def test_a_partial_line_is_cut_before_the_next_append(store, me):
         file.write(b'{"id": "half')
     second = store.add(crop(2), "mask", "with_mask", labeler_id=me, consent=True)
     assert [r["id"] for r in store.records()] == [first, second]
-
-
-def test_from_env_defaults_to_a_local_labels_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    store = LabelStore.from_env({})
-    assert store.folder.resolve() == (tmp_path / "labels").resolve() and store.sync is None
-    assert store.sync_status() == "local only (no Hub repo configured)"
-
-
-def test_from_env_without_token_stays_local_and_says_why(tmp_path):
-    store = LabelStore.from_env({"MASKFACE_LABELS_DIR": str(tmp_path), "MASKFACE_LABELS_REPO": "org/labels"})
-    assert store.sync is None
-    assert store.sync_status() == "local only (MASKFACE_LABELS_REPO is set but HF_TOKEN is not)"
-
-
-@pytest.mark.parametrize("minutes", ["0", "-1", "soon", "nan"])
-def test_from_env_refuses_a_bad_sync_interval(tmp_path, minutes):
-    env = {"MASKFACE_LABELS_DIR": str(tmp_path), "MASKFACE_LABELS_REPO": "org/labels", "HF_TOKEN": "hf_x",
-           "MASKFACE_SYNC_MINUTES": minutes}
-    with pytest.raises(ValueError, match="MASKFACE_SYNC_MINUTES"):
-        LabelStore.from_env(env)
-
-
-def test_from_env_with_repo_and_token_syncs_and_labelling_works_offline(tmp_path, monkeypatch, me):
-    with socket.socket() as sock:  # a port nothing listens on: the Hub is unreachable
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{port}")
-    env = {"MASKFACE_LABELS_DIR": str(tmp_path), "MASKFACE_LABELS_REPO": "org/labels", "HF_TOKEN": "hf_x",
-           "MASKFACE_SYNC_MINUTES": "0.5"}
-    store = LabelStore.from_env(env)
-    try:
-        assert store.sync.repo_id == "org/labels" and store.sync.every_minutes == 0.5
-        store.add(crop(), "mask", "with_mask", labeler_id=me, consent=True)
-        assert store.sync_status().startswith("1 label waiting to sync to org/labels: ")
-    finally:
-        store.close()
 
 
 # --- the queue of faces to label -------------------------------------------

@@ -22,14 +22,14 @@ def test_saved_folder_is_keras_unzipped_format_without_optimizer(tiny_mask_model
     assert json.loads((tiny_mask_model / store.SPEC_FILE).read_text())["task"] == "mask"
 
 
-def test_shipped_name_resolves_in_models_dir(tiny_mask_model, monkeypatch):
-    monkeypatch.setattr(store, "MODELS_DIR", tiny_mask_model.parent)
+def test_shipped_name_resolves_in_models_dir(tiny_mask_model, configure):
+    configure(models_dir=tiny_mask_model.parent)
     assert resolve("tiny-mask") == tiny_mask_model
     assert "tiny-mask" in store.shipped_models()
 
 
-def test_unknown_source_lists_shipped_models(tiny_mask_model, monkeypatch):
-    monkeypatch.setattr(store, "MODELS_DIR", tiny_mask_model.parent)
+def test_unknown_source_lists_shipped_models(tiny_mask_model, configure):
+    configure(models_dir=tiny_mask_model.parent)
     with pytest.raises(ModelNotFoundError, match="tiny-mask"):
         resolve("no-such-model")
 
@@ -63,7 +63,7 @@ def test_spec_written_atomically(tiny_mask_model):
 def test_saving_over_a_saved_model_replaces_it(tmp_path):
     import keras
 
-    from maskface.architectures import build_model
+    from training.architectures import build_model
     from maskface.crops import CropSpec
     from maskface.store import ModelSpec, load_model, save_model
 

@@ -1,39 +1,65 @@
-"""``python -m training train|evaluate|push``: retrain, measure and publish the models."""
+"""``python -m training``: retrain, measure and publish the models; one entry point for every task.
+
+    train        train a model for any task and save it with its spec; evaluate it, write its card, push it
+                 (``--task identity`` distils the embedding from dlib's descriptors, ``training/dlib_teacher.py``)
+    evaluate     a saved model's protocol figures (MASK, GENDER-M, ID-CLOSED, ID-M); ``--write`` stores them
+    push         upload a model folder to a Hub repo, unless the repo's version is better
+    idm          ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder
+    export-idm   write the masked ID-M probes for tools outside this environment (``bench/dlib_baseline.py``)
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
+from pathlib import Path
 
-from maskface.architectures import ARCHITECTURES
+from maskface.matching import DEFAULT_RULE, RULES
 from maskface.tasks import TRAINABLE
 
+from .architectures import ARCHITECTURES
 from .data import BALANCE_METHODS
 
 log = logging.getLogger("training")
 
 # The exit code of a run stopped by Ctrl-C (SIGINT), as shells report it.
 INTERRUPTED = 130
+IDENTITY = "identity"
+# Settings of `train` whose default depends on the task: (classifiers, identity).
+TASK_DEFAULTS = {
+    "arch": (None, "mobilenetv2"),
+    "batch_size": (32, 128),
+    "input_size": (None, 112),
+    "val_fraction": (0.1, 0.05),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    from .distill import DistillConfig
+    from .protocols import DEFAULT_LFW
+
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model and save it with its spec; rerun the same command to resume")
-    t.add_argument("--task", choices=TRAINABLE, required=True)
-    t.add_argument("--arch", choices=ARCHITECTURES, required=True)
-    t.add_argument("--data", required=True, help="imagefolder directory or Hub dataset id")
+    t.add_argument("--task", choices=(*TRAINABLE, IDENTITY), required=True)
+    t.add_argument("--arch", choices=ARCHITECTURES, help="required for classifiers; identity: mobilenetv2 or vgg16")
+    t.add_argument("--data", help="imagefolder directory or Hub dataset id (identity: the LFW folder, by default "
+                   "../shared/data/lfw)")
     t.add_argument("--labels", help="the labeling tab's dataset (folder or Hub dataset id) to merge in")
     t.add_argument("--held-out", type=float, default=0.2, help="share of each class of --labels kept for evaluation")
     t.add_argument("--out", required=True, help="folder to write the model to (an interrupted run there resumes)")
     t.add_argument("--epochs", type=int, default=12, help="epochs from scratch, or of the head phase")
     t.add_argument("--fine-tune-epochs", type=int, default=8, help="epochs with the backbone's top unfrozen")
-    t.add_argument("--batch-size", type=int, default=32, help="per replica (GPU): the global batch scales with them")
+    t.add_argument("--batch-size", type=int, help="per replica (GPU): the global batch scales with them "
+                   "(default 32; identity: 128, also the contrastive term's negatives)")
     t.add_argument("--learning-rate", type=float, default=1e-3)
-    t.add_argument("--input-size", type=int, help="crop side in pixels (default: the architecture's)")
+    t.add_argument("--val-fraction", type=float, help="share of the training data kept for validation "
+                   "(default 0.1; identity: 0.05)")
+    t.add_argument("--input-size", type=int, help="crop side in pixels (default: the architecture's; identity: 112)")
     t.add_argument("--balance", choices=BALANCE_METHODS, default="none")
     t.add_argument("--weights", default="auto", help="backbone weights: auto, imagenet, none, or a .weights.h5 path")
     t.add_argument("--seed", type=int, default=1234)
@@ -65,58 +91,86 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-evaluate", action="store_true", help="skip the test-split evaluation and model card")
     t.add_argument("--push-to", metavar="ORG/REPO[@REV]", help="after evaluation, push the model to this Hub repo")
     t.add_argument("--force", action="store_true", help="with --push-to: push even if the repo's version is better")
+    d = t.add_argument_group("identity (distillation of dlib's descriptor of the bare face)")
+    defaults = DistillConfig(teacher=[], out="")
+    d.add_argument("--teacher", nargs="+", help="the .npz parts written by training/dlib_teacher.py (required)")
+    d.add_argument("--bare-faces", nargs="+", default=defaults.bare_faces, help="more folders of bare faces")
+    for name in ("contrastive_weight", "temperature", "bare_fraction"):
+        d.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
+    d.add_argument("--masked-variants", type=int, default=defaults.masked_variants)
+    d.add_argument("--init-weights", help="continue from these .weights.h5 (same architecture and input size)")
 
     e = sub.add_parser("evaluate", help="the model's protocol figures (accuracy, ROC AUC, confusion matrix) on a split")
     e.add_argument("--model", required=True, help="model folder, shipped name or hf://org/repo")
-    e.add_argument("--data", required=True, help="imagefolder directory or Hub dataset id")
+    e.add_argument("--data", required=True, help="imagefolder directory or Hub dataset id (identity: the LFW folder)")
     e.add_argument("--split", default="test")
-    e.add_argument("--write", action="store_true", help="store the figures in the model's spec and card")
+    e.add_argument("--write", action="store_true", help="store the figures (and confusion matrices) in the model's "
+                   "spec and card; without it nothing is written")
 
     p = sub.add_parser("push", help="upload a model folder to a Hub repo, unless the repo's version is better")
     p.add_argument("model", help="the model folder")
     p.add_argument("--to", required=True, metavar="ORG/REPO[@REV]", help="the Hub model repo")
     p.add_argument("--force", action="store_true", help="push even if the repo's version is better or not comparable")
+
+    i = sub.add_parser("idm", help="ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder")
+    i.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="the LFW folder (default: ../shared/data/lfw)")
+    i.add_argument("--size", type=int, default=160, help="crop side in pixels")
+    i.add_argument("--scale", type=float, default=1.0, help="detector box enlargement of the crop")
+    i.add_argument("--rule", choices=RULES, default=DEFAULT_RULE, help="how a person's score is made")
+    i.add_argument("--out", type=Path, help="also write the JSON report here")
+
+    x = sub.add_parser("export-idm", help="write the masked ID-M probes and a manifest to OUT_DIR")
+    x.add_argument("out_dir", type=Path)
+    x.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="the LFW folder (default: ../shared/data/lfw)")
     return parser
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import TrainConfig, train
-
     if args.push_to and args.no_evaluate and not args.force:
         raise SystemExit("--push-to needs the evaluation (drop --no-evaluate) or --force")
-    out = train(
-        TrainConfig(
-            task=args.task,
-            arch=args.arch,
-            data=args.data,
-            out=args.out,
-            epochs=args.epochs,
-            fine_tune_epochs=args.fine_tune_epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            input_size=args.input_size,
-            balance=args.balance,
-            weights=None if args.weights == "none" else args.weights,
-            seed=args.seed,
-            limit=args.limit,
-            framing=args.framing,
-            masked_fraction=args.masked_fraction,
-            cache_dir=args.cache_dir or None,
-            init_from=args.init_from,
-            labels=args.labels,
-            held_out_fraction=args.held_out,
-            mixed_precision=args.mixed_precision,
-            strategy=args.strategy,
-            augment_on=args.augment_on,
-        )
-    )
+    identity = args.task == IDENTITY
+    for name, defaults in TASK_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[identity])
+    if identity:
+        out, data = _distill(args)
+    else:
+        if not args.arch or not args.data:
+            raise SystemExit(f"--task {args.task} needs --arch and --data")
+        out, data = _fit(args), args.data
     if out is None:  # a multi-worker cluster's other workers: the chief evaluates and pushes
         return 0
     if not args.no_evaluate:
-        _evaluate(argparse.Namespace(model=str(out), data=args.data, split="test", write=True))
+        _evaluate(argparse.Namespace(model=str(out), data=data, split="test", write=True))
     if args.push_to:
         return _push(argparse.Namespace(model=str(out), to=args.push_to, force=args.force))
     return 0
+
+
+def _config(cls, args: argparse.Namespace, **given):
+    """A run's config (a dataclass) from the parsed flags of the same names, and ``given`` values."""
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    weights = {"weights": None if args.weights == "none" else args.weights, "cache_dir": args.cache_dir or None}
+    return cls(**(flags | weights | given))
+
+
+def _fit(args: argparse.Namespace) -> Path | None:
+    from .train import TrainConfig, train
+
+    return train(_config(TrainConfig, args, held_out_fraction=args.held_out))
+
+
+def _distill(args: argparse.Namespace) -> tuple[Path, str]:
+    """The identity model: a student distilled from dlib's descriptors (see :mod:`training.distill`)."""
+    from .distill import DistillConfig, distill
+    from .protocols import DEFAULT_LFW
+
+    if not args.teacher:
+        raise SystemExit("--task identity needs --teacher: the .npz parts of training/dlib_teacher.py")
+    if args.arch not in ("mobilenetv2", "vgg16"):
+        raise SystemExit(f"the identity embedding is built on mobilenetv2 or vgg16, not {args.arch}")
+    lfw = args.data or str(DEFAULT_LFW)
+    return distill(_config(DistillConfig, args, lfw=lfw)), lfw
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -140,7 +194,29 @@ def _push(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "push": _push}
+def _idm(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .protocols import FrozenBackboneEmbedder, evaluate_idm
+
+    embedder = FrozenBackboneEmbedder(args.size, args.scale)
+    report = evaluate_idm(lambda crops: embedder.embed(np.stack(crops)), embedder.crop, args.lfw, rule=args.rule)
+    report["model"] = embedder.model_id
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _export_idm(args: argparse.Namespace) -> int:
+    from .protocols import export_idm
+
+    export_idm(args.out_dir, args.lfw)
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "push": _push, "idm": _idm, "export-idm": _export_idm}
 
 
 def main(argv: list[str] | None = None) -> int:

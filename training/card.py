@@ -32,7 +32,8 @@ python -m maskface predict --{task}-model {name} photo.jpg
 
 ```python
 from maskface import Analyzer
-faces = Analyzer(models={{"{task}": "{name}"}}).analyze("photo.jpg")
+result = Analyzer(models={{"{task}": "{name}"}}).analyze("photo.jpg")   # result[0]["{task}"].label, .score
+result.save("annotated.jpg", "{task}")
 ```"""
 EMBEDDER_USE = """```bash
 python -m maskface enroll --gallery people/ --identity-model {name} --name "Ada Lovelace" ada1.jpg ada2.jpg
@@ -41,9 +42,12 @@ python -m maskface predict --gallery people/ --identity-model {name} photo.jpg
 
 ```python
 from maskface import Analyzer
-analyzer = Analyzer(models={{"identity": "{name}"}}, gallery="people/")
-analyzer.enroll("Ada Lovelace", ["ada1.jpg", "ada2.jpg"])
-faces = analyzer.analyze("photo.jpg")   # faces[0]["identity"].label, .score, .candidates
+from maskface.enrolment import enroll
+from maskface.gallery import Gallery
+analyzer = Analyzer(models={{"identity": "{name}"}})
+gallery = Gallery.for_model("people/", analyzer.embedder)
+enroll(analyzer, gallery, "Ada Lovelace", ["ada1.jpg", "ada2.jpg"])
+result = analyzer.analyze("photo.jpg", gallery=gallery)   # result[0]["identity"].label, .score, .candidates
 ```"""
 CURVES_PNG = "curves.png"
 HISTORY_FILE = "history.json"

@@ -27,15 +27,14 @@ from pathlib import Path
 import datasets
 import numpy as np
 import tensorflow as tf
+from datasets.fingerprint import generate_fingerprint
 from tqdm.auto import tqdm
 
-from maskface.crops import crop_square, pad_to_square
+from maskface.crops import crop_square, locate_face, pad_to_square
 from maskface.detect import make_detector
 from maskface.image import load_image
 from maskface.masksim import simulate_mask
 from maskface.tasks import Task
-
-from .protocols import locate_face
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +258,7 @@ def labeled_arrays(
     if not len(rows):
         log.warning("no usable %s labels in %s", task.name, source)
         return LabeledData(empty, empty, summary | {"source": source})
-    key = {"labels": rows._fingerprint, "task": task.name, "size": size}
+    key = {"labels": generate_fingerprint(rows), "task": task.name, "size": size}
     arrays = cached_arrays(cache_dir, key, lambda: to_arrays(rows, task, size))
     keys = list(rows["crop_sha256"])
     if base is not None:

@@ -12,8 +12,9 @@ Steps (``training/dlib_teacher.py`` runs in dlib's own environment)::
 
     /tmp/dlibenv/bin/python training/dlib_teacher.py runs/distill/dlib_train.npz \\
         ../shared/data/lfw ../shared/data/mask/train/without_mask
-    python -m training.distill --teacher runs/distill/dlib_train.*.npz --out runs/identity-mobilenetv2
-    python -m training evaluate --model runs/identity-mobilenetv2 --data ../shared/data/lfw --write
+    python -m training train --task identity --teacher runs/distill/dlib_train.*.npz --out runs/identity-mobilenetv2
+
+(``train`` then measures the model on ID-M and writes its card, as for the other tasks.)
 
 Teacher descriptors are centred on their training mean and L2-normalised: dlib
 descriptors share a large common component, and removing it spreads people
@@ -23,14 +24,13 @@ apart on the sphere the student regresses onto (cosine loss).
 from __future__ import annotations
 
 import csv
-import argparse
 import hashlib
 import json
 import logging
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,14 +38,14 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from maskface.architectures import BACKBONE, build_embedder, default_backbone_weights
-from maskface.crops import CropSpec, crop_square
+from maskface.crops import CropSpec, crop_square, locate_face
 from maskface.detect import make_detector
 from maskface.image import load_image
 from maskface.masksim import simulate_mask
 from maskface.matching import normalise
 from maskface.store import ModelSpec, save_model
 
+from .architectures import BACKBONE, build_embedder, default_backbone_weights
 from .protocols import DEFAULT_LFW
 from .train import DETECTOR_BOX_SCALE
 
@@ -89,6 +89,10 @@ class DistillConfig:
     detector: str = "auto"
     init_weights: str | None = None
     """Continue from these weights (a ``.weights.h5`` of the same architecture and input size)."""
+    lfw: str = str(DEFAULT_LFW)
+    """The LFW folder: its ``split=train`` faces are trained on (never the ID-M people)."""
+    bare_faces: list[str] = field(default_factory=lambda: [str(DEFAULT_BARE)])
+    """More folders of bare faces to train on."""
 
 
 def face_variants(paths: list[str], size: int, variants: int, seed: int, detector: str) -> tuple[np.ndarray, np.ndarray]:
@@ -97,8 +101,6 @@ def face_variants(paths: list[str], size: int, variants: int, seed: int, detecto
     Returns the crops and the indices of ``paths`` they come from; images in
     which no face is detected are left out (a fallback square would teach noise).
     """
-    from .protocols import locate_face
-
     found = make_detector(detector)
     crops, kept = [], []
     for i, path in enumerate(tqdm(paths, desc="faces and simulated masks", unit="img")):
@@ -246,7 +248,7 @@ def distill(cfg: DistillConfig) -> Path:
     keras.utils.set_random_seed(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    files = training_images()
+    files = training_images(Path(cfg.lfw), tuple(Path(folder) for folder in cfg.bare_faces))
     crops, kept = cached_variants(cfg, files, CACHED_SIZE)
     teacher = load_teacher(cfg.teacher)
     # the faces both the detector found and the teacher has described (it may still be running)
@@ -322,27 +324,3 @@ def distill(cfg: DistillConfig) -> Path:
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     log.info("saved %s (best validation loss %.4f)", out, settings["best_val_loss"])
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.distill", description=__doc__.split("\n\n")[0])
-    defaults = DistillConfig(teacher=[], out="")
-    parser.add_argument("--teacher", nargs="+", required=True, help="the .npz parts written by dlib_teacher.py")
-    parser.add_argument("--out", required=True, help="folder to write the identity model to")
-    parser.add_argument("--arch", choices=("mobilenetv2", "vgg16"), default=defaults.arch)
-    for name in ("input_size", "epochs", "batch_size", "masked_variants", "seed", "limit"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    for name in ("learning_rate", "bare_fraction", "val_fraction", "contrastive_weight", "temperature"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
-    parser.add_argument("--weights", default="auto", help="backbone weights: auto, imagenet, none, or a .weights.h5 path")
-    parser.add_argument("--cache-dir", default=defaults.cache_dir)
-    parser.add_argument("--init-weights", help="continue from these .weights.h5 (same architecture and input size)")
-    args = vars(parser.parse_args(argv))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args["weights"] = None if args["weights"] == "none" else args["weights"]
-    distill(DistillConfig(**args))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,7 +18,7 @@ is ordered to be useful early and safe to stop: people take turns (everyone's
 first photo, then everyone's second, ...), the output is rewritten every
 ``--save-every`` faces, and a rerun continues where the file stops.
 ``--shard K/N`` takes every N-th face from the K-th, so N processes share the
-work (``training.distill`` reads all the parts).
+work (``python -m training train --task identity --teacher PART ...`` reads all the parts).
 """
 
 from __future__ import annotations

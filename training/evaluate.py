@@ -18,8 +18,10 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from maskface.analyzer import ENROL_MASKED_COPIES, Analyzer  # noqa: E402
+from maskface.analyzer import Analyzer  # noqa: E402
+from maskface.crops import locate_face  # noqa: E402
 from maskface.detect import Detector, make_detector  # noqa: E402
+from maskface.enrolment import ENROL_MASKED_COPIES  # noqa: E402
 from maskface.face import Face, Prediction  # noqa: E402
 from maskface.gallery import ModelEmbedder  # noqa: E402
 from maskface.image import ImageSource, load_image  # noqa: E402
@@ -29,13 +31,14 @@ from maskface.tasks import CLOSED_SET, get_task  # noqa: E402
 
 from . import data as data_lib  # noqa: E402
 from .card import confusion_png, write_card  # noqa: E402
-from .protocols import closed_set_part, evaluate_idm, locate_face  # noqa: E402
+from .protocols import closed_set_part, evaluate_idm  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
 def evaluate(model_source: str, data: str, split: str = "test", write: bool = False) -> dict:
-    """The figures of a model on its task's protocol; optionally stored in its spec and card.
+    """The figures of a model on its task's protocol; with ``write``, stored in its spec and card (and the
+    confusion matrices drawn beside them); without, nothing is written.
 
     MASK: accuracy, ROC AUC and the confusion matrix of ``predict --assume-face``
     on the face photos of ``split``. GENDER-M: the same plus balanced accuracy
@@ -71,7 +74,8 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
         if len(task.labels) == 2:
             positive = [p.score if p.label == task.positive else 1.0 - p.score for p in found]
             figs = figures(np.asarray(truth), np.asarray(positive), task.labels, task.labels.index(task.positive))
-            plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(protocol))
+            if write:
+                plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(protocol))
         else:
             figs = multiclass_figures(np.asarray(truth), np.asarray([task.labels.index(p.label) for p in found]))
         report[protocol] = figs

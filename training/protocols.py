@@ -16,8 +16,8 @@ mask drawn on that face from its keypoints, with a seed and style fixed per
 probe, so every run sees the same pixels. Detections and crops live in memory
 only.
 
-    python -m training.protocols idm [--size 160] [--scale 1.0] [--rule max] [--out FILE]
-    python -m training.protocols export-idm OUT_DIR
+    python -m training idm [--size 160] [--scale 1.0] [--rule max] [--out FILE]   # the frozen baseline
+    python -m training export-idm OUT_DIR
 
 ID-CLOSED, the seeds' closed-set recognition kept for comparison with the
 papers (88% on 6 people, 91.9-93.5% on 30), is defined here too: the 30 LFW
@@ -27,11 +27,9 @@ images (by file name) is the test part, seen masked and bare.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -42,11 +40,14 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from maskface.crops import Box, CropSpec, crop_square
+from maskface.crops import FALLBACK_SIDE, CropSpec, LocatedFace, crop_square, locate_face
 from maskface.detect import Detector, make_detector
+from maskface.enrolment import enrolment_versions
 from maskface.image import load_image
 from maskface.masksim import STYLES, simulate_mask
 from maskface.matching import DEFAULT_RULE, RULES, idm_figures, normalise, person_scores
+
+from .architectures import default_backbone_weights
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_LFW = REPO.parent / "shared" / "data" / "lfw"
 MIN_IMAGES = 4
 GALLERY_IMAGES = 2
-FALLBACK_SIDE = 80
-# Mean RetinaFace keypoints on the ID-M images, as fractions of the central
-# FALLBACK_SIDE square: where the simulator draws the mask when no face is found.
-FALLBACK_KEYPOINTS = np.float32([[0.35, 0.41], [0.66, 0.41], [0.50, 0.59], [0.375, 0.74], [0.64, 0.74]])
 
 EmbedFaces = Callable[[list[np.ndarray]], np.ndarray]
 CLOSED_SET_MIN_IMAGES = 30
@@ -77,14 +74,37 @@ class IdmItem:
     style: str | None = None
 
 
-@dataclass(frozen=True)
-class LocatedFace:
-    """An image and the face the protocol uses in it; ``detected`` is False for the central fallback."""
+class FrozenBackboneEmbedder:
+    """Baseline embedder: ImageNet MobileNetV2's globally pooled features, never trained on faces.
 
-    image: np.ndarray
-    box: Box
-    keypoints: np.ndarray
-    detected: bool
+    It is the floor a trained embedding model has to beat on ID-M.
+    ``weights`` defaults to the local ImageNet file when the shared folder
+    has it, else Keras's download.
+    """
+
+    def __init__(self, size: int = 160, scale: float = 1.0, weights: str | None = None, batch_size: int = 64) -> None:
+        import keras
+
+        self.crop = CropSpec(size, scale)
+        self.model_id = f"imagenet-mobilenetv2-avgpool-{size}px-x{scale:g}"
+        self.batch_size = batch_size
+        self._backbone = keras.applications.MobileNetV2(
+            input_shape=(size, size, 3),
+            include_top=False,
+            pooling="avg",
+            weights=weights or default_backbone_weights("mobilenetv2"),
+        )
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Unit-norm embeddings (N, 1280) of uint8 RGB crops (N, size, size, 3)."""
+        pixels = np.asarray(crops, dtype=np.float32) / 127.5 - 1.0
+        features = [
+            np.asarray(self._backbone(pixels[i : i + self.batch_size], training=False))
+            for i in range(0, len(pixels), self.batch_size)
+        ]
+        if not features:
+            return np.zeros((0, self._backbone.output_shape[-1]), np.float32)
+        return normalise(np.concatenate(features))
 
 
 def closed_set_people(rows: datasets.Dataset) -> list[str]:
@@ -135,19 +155,6 @@ def idm_split(lfw_dir: str | Path = DEFAULT_LFW) -> tuple[list[IdmItem], list[Id
     return gallery, probes
 
 
-def locate_face(image: np.ndarray, detector: Detector) -> LocatedFace:
-    """The detection whose box centre is closest to the image centre, else the central fallback square."""
-    height, width = image.shape[:2]
-    centre = np.array([width / 2, height / 2])
-    detections = detector.detect(image)
-    if detections:
-        best = min(detections, key=lambda d: np.hypot(*(np.array(d.box[:2]) + np.array(d.box[2:]) / 2 - centre)))
-        return LocatedFace(image, best.box, best.keypoints, True)
-    left, top = (width - FALLBACK_SIDE) / 2, (height - FALLBACK_SIDE) / 2
-    keypoints = FALLBACK_KEYPOINTS * FALLBACK_SIDE + np.float32([left, top])
-    return LocatedFace(image, (left, top, FALLBACK_SIDE, FALLBACK_SIDE), keypoints, False)
-
-
 def locate_faces(
     items: Sequence[IdmItem], lfw_dir: str | Path, detector: str | Detector = "auto"
 ) -> dict[str, LocatedFace]:
@@ -181,15 +188,13 @@ def evaluate_idm(
     to (N, D) embeddings. Probes are scored against each gallery person with
     ``rule`` (see :mod:`maskface.matching`). ``masked_copies`` > 0 enrols,
     beside each bare gallery photo, that many simulated-mask versions of it,
-    as :meth:`maskface.Analyzer.enroll` does. ``unknown_threshold`` is the
+    as :func:`maskface.enrolment.enroll` does. ``unknown_threshold`` is the
     masked probes' threshold at FAR 1%: the value to open a gallery of this
     model with.
     """
     gallery, probes = idm_split(lfw_dir)
     faces = locate_faces(gallery + probes, lfw_dir, detector)
     if masked_copies:
-        from maskface.analyzer import enrolment_versions
-
         gallery_images, gallery = zip(
             *[
                 (version, item)
@@ -261,39 +266,3 @@ def export_idm(out_dir: str | Path, lfw_dir: str | Path = DEFAULT_LFW, detector:
     path.write_text(json.dumps(manifest, indent=1) + "\n")
     log.info("wrote %d masked probes and %s", len(rows), path)
     return path
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training.protocols", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="the LFW folder (default: ../shared/data/lfw)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    idm = sub.add_parser("idm", help="ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder")
-    idm.add_argument("--size", type=int, default=160, help="crop side in pixels")
-    idm.add_argument("--scale", type=float, default=1.0, help="detector box enlargement of the crop")
-    idm.add_argument("--rule", choices=RULES, default=DEFAULT_RULE, help="how a person's score is made")
-    idm.add_argument("--out", type=Path, help="also write the JSON report here")
-    export = sub.add_parser("export-idm", help="write the masked ID-M probes and a manifest to OUT_DIR")
-    export.add_argument("out_dir", type=Path)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "export-idm":
-        export_idm(args.out_dir, args.lfw)
-        return 0
-    from maskface.gallery import FrozenBackboneEmbedder
-
-    embedder = FrozenBackboneEmbedder(args.size, args.scale)
-    report = evaluate_idm(lambda crops: embedder.embed(np.stack(crops)), embedder.crop, args.lfw, rule=args.rule)
-    report["model"] = embedder.model_id
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

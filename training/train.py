@@ -23,13 +23,14 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from datasets.fingerprint import generate_fingerprint
 
-from maskface.architectures import DEFAULT_INPUT_SIZE, build_model, default_backbone_weights, set_backbone_trainable
 from maskface.crops import CropSpec
 from maskface.store import ModelSpec, load_model, save_model
 from maskface.tasks import CLOSED_SET, Task, get_task
 
 from . import data as data_lib
+from .architectures import DEFAULT_INPUT_SIZE, build_model, default_backbone_weights, set_backbone_trainable
 from .augment import build_augmenter, with_augmentation
 from .card import HISTORY_FILE, confusion_png
 from .devices import dtype_policy, gpus, make_strategy, prepare_for_strategy, use_mixed_precision, worker_id
@@ -117,7 +118,7 @@ def training_data(
     if task.name == CLOSED_SET:
         rows = closed_set_part(rows, task.labels, "train")
     # the dataset's fingerprint changes with its files, so a grown dataset is never served stale arrays
-    key = {"rows": rows._fingerprint, "task": task.name, "size": size, "framing": framing}
+    key = {"rows": generate_fingerprint(rows), "task": task.name, "size": size, "framing": framing}
     full = data_lib.cached_arrays(cfg.cache_dir, key, lambda: data_lib.to_arrays(rows, task, size, framing))
     if cfg.limit:
         full = full.subset(np.random.default_rng(cfg.seed).permutation(len(full))[: cfg.limit])

@@ -4,8 +4,9 @@
 One module per tab: :mod:`.task_tab` (Mask detection and Gender), :mod:`.recognition_tab`,
 :mod:`.labeling_tab`; :mod:`.services` loads what they share, :mod:`.settings` reads the settings.
 
->>> demo = build_app(Settings.from_env())
->>> launch(demo, Settings.from_env())
+>>> settings = parse_args([])              # the environment's settings, as app.py reads them
+>>> demo = build_app(settings)             # doctest: +SKIP
+>>> launch(demo, settings)                 # doctest: +SKIP
 
 The inference tabs store nothing: images live in memory for one request, and
 Gradio's own temporary copies (uploads, shown results) are deleted within
@@ -36,7 +37,7 @@ MAX_FILE_SIZE = "100mb"
 
 def build_app(settings: Settings | None = None, services: Services | None = None) -> gr.Blocks:
     """The Blocks app with its queue; ``services`` (loaded from ``settings`` by default) may be given by tests."""
-    settings = settings or Settings.from_env()
+    settings = settings or parse_args([])
     services = services or Services(settings)
     with gr.Blocks(title="maskface", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(
@@ -65,7 +66,7 @@ def launch(demo: gr.Blocks, settings: Settings, **options):
             "server_port": settings.port,
             "js": KEYS_JS,
             "css": CSS,
-            "allowed_paths": [str(EXAMPLES_DIR)],
+            "allowed_paths": [str(EXAMPLES_DIR.resolve())],
             "max_file_size": MAX_FILE_SIZE,
             "show_error": True,
             **options,

@@ -11,8 +11,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..face import Face, Prediction
 
-#: Photos shipped with the app to click on (sources and licences in examples/SOURCES.md).
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+#: Photos shipped with the app to click on (package data; in a checkout, a link to the repo's ``examples/``,
+#: whose SOURCES.md gives their sources and licences).
+EXAMPLES_DIR = Path(__file__).parent / "examples"
 
 
 def example(name: str) -> str:

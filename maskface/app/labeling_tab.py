@@ -28,7 +28,8 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from ..gallery import UNKNOWN
+from ..analyzer import Analyzer
+from ..gallery import UNKNOWN, Gallery
 from ..image import iter_image_files
 from ..labels import UNSURE, LabelQueue, QueueItem, build_queue, new_labeler_id
 from .common import example, percent, require, user_errors
@@ -75,7 +76,7 @@ class LabelingTab:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.answer_buttons: dict[int, str] = {}  # button id -> its action: a label, "accept", "skip" or "undo"
+        self.answer_buttons: dict[str, str] = {}  # button elem_id -> its action: a label, "accept", "skip" or "undo"
 
     # ----------------------------------------------------------------------
     # Handlers.
@@ -121,7 +122,8 @@ class LabelingTab:
             gr.Warning(f"Only the first {MAX_QUEUE_IMAGES} of {len(images)} photos are queued.")
             images = images[:MAX_QUEUE_IMAGES]
         with user_errors():
-            queue: LabelQueue = build_queue(progress.tqdm(images, desc="Finding faces"), self._analyzer(task), task)
+            analyzer, gallery = self._analyzer(task)
+            queue: LabelQueue = build_queue(progress.tqdm(images, desc="Finding faces"), analyzer, task, gallery=gallery)
         for error in queue.errors:
             gr.Warning(error)
         if not queue.items:
@@ -141,7 +143,7 @@ class LabelingTab:
         evt: gr.EventData,
     ) -> tuple:
         """Every key and button of the queue: answer, accept the suggestion, skip or undo."""
-        action = self.answer_buttons.get(evt.target._id) if evt.target is not None else None
+        action = self.answer_buttons.get(evt.target.elem_id) if evt.target is not None else None
         session = dataclasses.replace(session, history=list(session.history))
         if action == "undo":
             if not session.history:
@@ -198,11 +200,12 @@ class LabelingTab:
 
     # ----------------------------------------------------------------------
 
-    def _analyzer(self, task: str):
+    def _analyzer(self, task: str) -> tuple[Analyzer, Gallery | None]:
+        """The analyzer whose answers pre-fill ``task``'s queue, and the gallery naming faces for identity."""
         if task == "identity" and self.services.identity is not None:
-            return self.services.recognizer
+            return self.services.recognizer, self.services.gallery
         model = "gender" if task == "gender" else "mask"
-        return self.services.analyzer(model, next(iter(self.services.models[model])))
+        return self.services.analyzer(model, next(iter(self.services.models[model]))), None
 
     def _folders(self) -> dict[str, Path]:
         """Folders under the unlabelled-images root offered for queueing, by their relative name."""
@@ -346,5 +349,5 @@ class LabelingTab:
 
     def _button(self, text: str, action: str, elem_id: str, variant: str = "secondary") -> gr.Button:
         button = gr.Button(text, variant=variant, elem_id=elem_id, size="sm")
-        self.answer_buttons[button._id] = action
+        self.answer_buttons[elem_id] = action
         return button

@@ -11,8 +11,8 @@ import gradio as gr
 import numpy as np
 
 from ..analyzer import Analyzer
-from ..draw import annotate
-from ..image import load_image
+from ..enrolment import enroll
+from ..gallery import Gallery
 from .common import box, described, example, require, user_errors
 from .services import Services
 
@@ -29,27 +29,26 @@ class RecognitionTab:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def _status(self) -> tuple[Analyzer | None, str | None]:
-        """The analyzer with the gallery, or None and why recognition is off (no identity model, a foreign gallery)."""
+    def _status(self) -> tuple[tuple[Analyzer, Gallery] | None, str | None]:
+        """The analyzer and the gallery, or None and why recognition is off (no identity model, a foreign gallery)."""
         try:
-            return self.services.recognizer, None
+            return (self.services.recognizer, self.services.gallery), None
         except (RuntimeError, ValueError) as err:
             return None, str(err)
 
-    def _recognizer(self) -> Analyzer:
-        recognizer, problem = self._status()
-        if recognizer is None:
+    def _ready(self) -> tuple[Analyzer, Gallery]:
+        ready, problem = self._status()
+        if ready is None:
             raise gr.Error(problem)
-        return recognizer
+        return ready
 
     def identify(self, image: np.ndarray | None) -> tuple[np.ndarray, list[list]]:
         """Each face named after the best-matching enrolled person, or "unknown" below the threshold."""
         require(image, "Add a photo first: upload one, take a webcam snapshot, or click an example.")
-        recognizer = self._recognizer()
+        recognizer, gallery = self._ready()
         with user_errors():
-            pixels = load_image(image)
-            faces = recognizer.analyze(pixels)
-        if not faces:
+            result = recognizer.analyze(image, gallery=gallery)
+        if not result:
             gr.Info("No face found in this image.")
         rows = [
             [
@@ -60,14 +59,14 @@ class RecognitionTab:
                 ", ".join(f"{name} {score:.2f}" for name, score in face["identity"].candidates),
                 box(face),
             ]
-            for number, face in enumerate(faces, start=1)
+            for number, face in enumerate(result, start=1)
         ]
-        return np.asarray(annotate(pixels, faces, "identity")), rows
+        return np.asarray(result.plot("identity")), rows
 
     def people(self) -> list[list]:
         """The enrolled people, in enrolment order."""
-        recognizer, _ = self._status()
-        return [[p["name"], p["id"], p["embeddings"]] for p in recognizer.gallery.people()] if recognizer else []
+        ready, _ = self._status()
+        return [[p["name"], p["id"], p["embeddings"]] for p in ready[1].people()] if ready else []
 
     def enroll(self, name: str, photos: list[str] | None, consent: bool) -> tuple[str, list[list]]:
         """Enrol ``name`` from a few photos showing only them; returns a message and the people."""
@@ -75,16 +74,16 @@ class RecognitionTab:
             raise gr.Error("Tick the consent box: people are enrolled only with their agreement.")
         require((name or "").strip(), "Give the person's name.")
         require(photos, "Add one or more photos showing only this person.")
-        recognizer = self._recognizer()
+        recognizer, gallery = self._ready()
         with user_errors():
-            person = recognizer.enroll(name.strip(), photos)
+            person = enroll(recognizer, gallery, name.strip(), photos)
         return f"Enrolled {name.strip()} from {len(photos)} photo(s) (id {person}).", self.people()
 
     def remove(self, name_or_id: str) -> tuple[str, list[list]]:
         """Remove a person (by id, or by name) with all their embeddings."""
         require((name_or_id or "").strip(), "Give the name or id of the person to remove.")
         with user_errors():
-            removed = self._recognizer().gallery.remove(name_or_id.strip())
+            removed = self._ready()[1].remove(name_or_id.strip())
         return f"Removed {name_or_id.strip()} ({removed} embeddings deleted).", self.people()
 
     @staticmethod
@@ -95,10 +94,10 @@ class RecognitionTab:
     def build(self) -> gr.Dataframe:
         """The tab inside the current ``gr.Blocks``; returns the people table (refreshed on page load)."""
         with gr.Tab("Recognition", id="tab-recognition", elem_id="tab-recognition"):
-            recognizer, problem = self._status()
+            ready, problem = self._status()
             if problem:
                 gr.Markdown(f"**Recognition is off**: {problem}. See `MASKFACE_IDENTITY_MODEL` in the README.")
-            threshold = f"{recognizer.gallery.threshold:g}" if recognizer else "n/a"
+            threshold = f"{ready[1].threshold:g}" if ready else "n/a"
             gr.Markdown(
                 "Faces are compared with the enrolled people; a face is named when its similarity reaches "
                 f"the gallery's threshold ({threshold}), otherwise it is **unknown**. "

@@ -17,8 +17,10 @@ from functools import cached_property
 
 from ..analyzer import DEFAULT_IDENTITY_MODEL, DEFAULT_MODELS, Analyzer
 from ..detect import Detector, make_detector
+from ..gallery import Gallery
 from ..labels import LabelStore
 from ..store import HF_PREFIX, ModelSpec, StoredModel, load_model_or_fallback, read_spec, resolve
+from ..sync import label_store
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ class Services:
         except (OSError, ValueError) as err:
             self.identity_problem = f"no identity model could be loaded from {settings.identity_model!r}: {err}"
             log.warning("recognition is off: %s", self.identity_problem)
-        self.labels = labels if labels is not None else LabelStore.from_env(settings.labels_environ)
+        self.labels = labels if labels is not None else label_store(settings)
         self._analyzers: dict[tuple[str, str], Analyzer] = {}
 
     @cached_property
@@ -131,11 +133,17 @@ class Services:
 
     @cached_property
     def recognizer(self) -> Analyzer:
-        """The analyzer with the gallery (identity and mask per face); ``RuntimeError`` without an identity model."""
+        """The analyzer giving each face its embedding and mask; ``RuntimeError`` without an identity model."""
         if self.identity is None:
             raise RuntimeError(f"recognition is not available: {self.identity_problem}")
         models = {"mask": self.default("mask").stored, "identity": self.identity.stored}
-        return Analyzer(models=models, detector=self.detector, gallery=self.settings.gallery)
+        return Analyzer(models=models, detector=self.detector)
+
+    @cached_property
+    def gallery(self) -> Gallery:
+        """The enrolled people (``settings.gallery``), for the identity model; errors as :attr:`recognizer`'s,
+        or :class:`~maskface.gallery.GalleryError` for a gallery of another model."""
+        return Gallery.for_model(self.settings.gallery, self.recognizer.embedder)
 
     def about(self) -> str:
         """One Markdown line per task: the models served and their versions (or that they load on first use)."""

@@ -2,7 +2,7 @@
 
 Photo (upload, webcam snapshot, clipboard), live webcam and video file all go
 through :meth:`TaskTab.render`: the chosen model's analyzer, or every model
-side by side, and :func:`maskface.draw.annotate`. Nothing is stored: images
+side by side, each result drawing itself (:meth:`maskface.analyzer.ImageResult.plot`). Nothing is stored: images
 live in memory for one request (Gradio's own temporary copies are deleted by
 the app's ``delete_cache``); the annotated video is written into Gradio's cache,
 deleted the same way.
@@ -18,9 +18,7 @@ import gradio as gr
 import numpy as np
 from gradio.utils import get_upload_folder
 
-from ..draw import annotate
-from ..face import Face
-from ..image import load_image
+from ..analyzer import ImageResult
 from ..tasks import TASKS
 from ..video import annotate_video, label_counts
 from .common import box, described, example, require, side_by_side, user_errors
@@ -57,20 +55,23 @@ class TaskTab:
     # ----------------------------------------------------------------------
     # Handlers.
 
-    def render(self, pixels: np.ndarray, choice: str) -> tuple[np.ndarray, list[tuple[str, list[Face]]]]:
-        """The annotated image for the chosen model (or all, side by side) and each model's faces."""
+    def render(self, image: np.ndarray, choice: str) -> tuple[np.ndarray, list[tuple[str, ImageResult]]]:
+        """The annotated image for the chosen model (or all, side by side) and each model's result."""
         served = self.services.models[self.task]
         values = list(served) if choice == BOTH else [choice]
-        results = [(served[v].title, self.services.analyzer(self.task, v).analyze(pixels)) for v in values]
-        panels = [(title, annotate(pixels, faces, self.task)) for title, faces in results]
-        image = panels[0][1] if len(panels) == 1 else side_by_side(panels)
-        return np.asarray(image), results
+        results: list[tuple[str, ImageResult]] = []
+        for value in values:
+            source = results[0][1].image if results else image  # decoded once, by the first model's analyzer
+            results.append((served[value].title, self.services.analyzer(self.task, value).analyze(source)))
+        panels = [(title, result.plot(self.task)) for title, result in results]
+        annotated = panels[0][1] if len(panels) == 1 else side_by_side(panels)
+        return np.asarray(annotated), results
 
-    def rows(self, results: list[tuple[str, list[Face]]]) -> list[list]:
+    def rows(self, results: list[tuple[str, ImageResult]]) -> list[list]:
         """One table row per face per model."""
         rows = []
-        for title, faces in results:
-            for number, face in enumerate(faces, start=1):
+        for title, result in results:
+            for number, face in enumerate(result, start=1):
                 answer = face[self.task]
                 detail = round(face.score, 3) if self.task == "mask" else described(face["mask"])
                 rows.append([title, number, answer.label, round(answer.score, 3), detail, box(face)])
@@ -80,9 +81,8 @@ class TaskTab:
         """Photo input: the annotated image and one table row per face (and model)."""
         require(image, "Add a photo first: upload one, take a webcam snapshot, or click an example.")
         with user_errors():
-            pixels = load_image(image)
-            annotated, results = self.render(pixels, choice)
-        if not any(faces for _, faces in results):
+            annotated, results = self.render(image, choice)
+        if not any(result for _, result in results):
             gr.Info("No face found in this image.")
         return annotated, self.rows(results)
 
@@ -91,7 +91,7 @@ class TaskTab:
         if frame is None:
             return None
         with user_errors():
-            return self.render(load_image(frame), choice)[0]
+            return self.render(frame, choice)[0]
 
     def video(self, path: str | None, choice: str, progress: gr.Progress = gr.Progress()) -> tuple[str, list[list]]:
         """Video file: the annotated video (sampled frames) and a per-frame summary."""
@@ -112,9 +112,9 @@ class TaskTab:
             )
         rows = []
         for info, per_model in results:
-            for title, faces in per_model:
-                counts = label_counts(faces, self.task)
-                rows.append([info.time, title, len(faces), *(counts.get(label, 0) for label in labels)])
+            for title, result in per_model:
+                counts = label_counts(result.faces, self.task)
+                rows.append([info.time, title, len(result), *(counts.get(label, 0) for label in labels)])
         return str(output), rows
 
     # ----------------------------------------------------------------------

@@ -149,7 +149,7 @@ def press(tab: LabelingTab, action: str, session: Session, me: str, name: str = 
     """What a key does: the act event with the button of ``action`` as its target."""
     button = next(id_ for id_, a in tab.answer_buttons.items() if a == action)
     crop = session.current.crop if session.current else None
-    event = gr.EventData(SimpleNamespace(_id=button), None)
+    event = gr.EventData(SimpleNamespace(elem_id=button), None)
     return tab.act(session, crop, session.task, name, "Ada", me, consent, 0, event)
 
 

@@ -57,14 +57,14 @@ def test_local_sources_are_not_replaced_when_missing(tiny_mask_model, tmp_path):
     assert (stored.source, note) == (str(tiny_mask_model), str(tiny_mask_model))
 
 
-def test_the_app_says_which_version_it_serves(hub_unreachable, monkeypatch, tmp_path, tiny_models):
+def test_the_app_says_which_version_it_serves(hub_unreachable, configure, tmp_path, tiny_models):
     from maskface.app import Services, Settings
     from maskface.app.recognition_tab import RecognitionTab
 
     shipped = tmp_path / "models"
     shutil.copytree(tiny_models["mask"], shipped / "mask-mobilenetv2")
     shutil.copytree(tiny_models["gender"], shipped / "gender-mobilenetv2")
-    monkeypatch.setattr(store, "MODELS_DIR", shipped)
+    configure(models_dir=shipped)
     settings = Settings(
         mask_model=("hf://org/mask", "mask-mobilenetv2"),
         gender_model=(str(tiny_models["gender"]), "hf://org/gender"),

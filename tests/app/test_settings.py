@@ -43,18 +43,15 @@ def test_flags_override_the_environment():
 
 
 @pytest.mark.parametrize(
-    ("env", "message"),
+    ("env", "argv", "message"),
     [
-        ({"MASKFACE_QUEUE_SIZE": "many"}, "MASKFACE_QUEUE_SIZE must be an integer"),
-        ({"GRADIO_SERVER_PORT": "0"}, "port must be a positive integer"),
-        ({"MASKFACE_DETECTOR": "opencv"}, "unknown detector"),
-        ({"MASKFACE_MASK_MODEL": " , "}, "mask_model needs at least one model source"),
+        ({"MASKFACE_QUEUE_SIZE": "many"}, [], "MASKFACE_QUEUE_SIZE must be a positive integer"),
+        ({"GRADIO_SERVER_PORT": "0"}, [], "GRADIO_SERVER_PORT must be a positive integer"),
+        ({}, ["--port", "-3"], "--port must be a positive integer"),
+        ({"MASKFACE_DETECTOR": "opencv"}, [], "unknown detector"),
+        ({"MASKFACE_MASK_MODEL": " , "}, [], "mask_model needs at least one model source"),
     ],
 )
-def test_bad_settings_fail_at_start_naming_the_setting(env, message):
+def test_bad_settings_fail_at_start_naming_the_setting(env, argv, message):
     with pytest.raises(ValueError, match=message):
-        Settings.from_env(env)
-
-
-def test_labels_environment_points_the_label_store_at_the_folder():
-    assert Settings(labels_dir=Path("/data/labels")).labels_environ["MASKFACE_LABELS_DIR"] == "/data/labels"
+        parse_args(argv, env)

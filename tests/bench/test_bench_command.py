@@ -15,15 +15,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
-def tiny_shipped(tmp_path, monkeypatch, shared_data):
+def tiny_shipped(tmp_path, monkeypatch, configure, shared_data):
     """Tiny models standing in for the shipped defaults; conversions cached in a temporary folder."""
-    from maskface import store
-
     models = tmp_path / "models"
     save_tiny_model("mask", models / "mask-mobilenetv2")
     save_tiny_model("gender", models / "gender-mobilenetv2")
-    monkeypatch.setattr(store, "MODELS_DIR", models)
-    monkeypatch.setenv("MASKFACE_CACHE_DIR", str(tmp_path / "cache"))
+    configure(models_dir=models, cache_dir=tmp_path / "cache")
     monkeypatch.setattr(speed, "QUICK", (1, 1, 4))
     return shared_data
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from maskface import Analyzer
+from maskface.crops import locate_face
 from maskface.detect import make_detector
 from maskface.image import load_image
 from maskface.masksim import simulate_mask
 from maskface.store import shipped_models
-from training.protocols import locate_face
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image
 
 from maskface.analyzer import Analyzer
-from maskface.gallery import INDEX, LOCK
+from maskface.enrolment import enroll
+from maskface.gallery import INDEX, LOCK, Gallery
 from maskface.labels import LabelStore, new_labeler_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +49,8 @@ def test_delete_my_contributions_by_name_and_by_id_leaves_no_trace_on_disk(tmp_p
 
 def test_the_gallery_keeps_names_and_embeddings_only(shared_data, tiny_identity_model, tmp_path):
     photo = shared_data / "lfw" / "images" / "AJ_Cook" / "AJ_Cook_0001.jpg"  # one face
-    analyzer = Analyzer(models={"identity": str(tiny_identity_model)}, gallery=tmp_path / "gallery")
-    person = analyzer.enroll("Ada <b>Lovelace</b>", [photo])
+    analyzer = Analyzer(models={"identity": str(tiny_identity_model)})
+    person = enroll(analyzer, Gallery.for_model(tmp_path / "gallery", analyzer.embedder), "Ada <b>Lovelace</b>", [photo])
 
     files = {p.name: p for p in (tmp_path / "gallery").iterdir()}
     (embeddings,) = [name for name in files if name not in (INDEX, LOCK)]

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from maskface.architectures import build_model
+from training.architectures import build_model
 from training.augment import RandomlyApplied, build_augmenter, with_augmentation
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from training import distill as D
+from training.__main__ import main
 
 
 def test_teacher_parts_join_by_absolute_path(tmp_path, monkeypatch):
@@ -67,24 +68,26 @@ def test_the_contrastive_term_rewards_telling_faces_apart_not_just_closeness():
     np.testing.assert_allclose(cosine_only(targets, targets), 0, atol=1e-6)
 
 
-def test_a_tiny_distillation_saves_an_identity_model_the_gallery_can_use(shared_data, tmp_path, monkeypatch):
+def test_train_task_identity_distils_a_model_the_gallery_can_use(shared_data, tmp_path, monkeypatch):
+    """``python -m training train --task identity``, on six LFW faces and a random teacher."""
     from maskface.gallery import ModelEmbedder
     from maskface.store import load_model
 
     people = sorted((shared_data / "lfw" / "images").iterdir())[:6]
     files = [str(sorted(person.iterdir())[0].resolve()) for person in people]
-    monkeypatch.setattr(D, "training_images", lambda: files)
+    monkeypatch.setattr(D, "training_images", lambda lfw, bare: files)
     rng = np.random.default_rng(0)
     np.savez(
         tmp_path / "teacher.npz", files=np.array(files), descriptors=rng.normal(size=(6, 16)).astype(np.float32),
         hog=np.ones(6, bool),
     )
-    out = D.distill(
-        D.DistillConfig(
-            teacher=[str(tmp_path / "teacher.npz")], out=str(tmp_path / "student"), input_size=32,
-            epochs=1, batch_size=4, masked_variants=1, weights=None, val_fraction=0.3, cache_dir=str(tmp_path / "cache"),
-        )
+    out = tmp_path / "student"
+    code = main(
+        ["train", "--task", "identity", "--teacher", str(tmp_path / "teacher.npz"), "--out", str(out),
+         "--input-size", "32", "--epochs", "1", "--batch-size", "4", "--masked-variants", "1", "--weights", "none",
+         "--val-fraction", "0.3", "--cache-dir", str(tmp_path / "cache"), "--no-evaluate"]
     )
+    assert code == 0
     stored = load_model(out)
     assert stored.spec.task == "identity" and stored.spec.crop.size == 32
     assert stored.spec.training["embedding_id"].startswith("mobilenetv2-distilled-")

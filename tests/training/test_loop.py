@@ -21,8 +21,8 @@ from training.train import HELD_OUT
 REPO_ID = "org/maskface-mask"
 
 
-def test_labels_become_a_new_model_that_the_app_serves(toy_imagefolder, tiny_mask_model, make_face, tmp_path, monkeypatch):
-    monkeypatch.setenv(hub.MIRROR_ENV, str(tmp_path / "hub"))
+def test_labels_become_a_new_model_that_the_app_serves(toy_imagefolder, tiny_mask_model, make_face, tmp_path, configure):
+    configure(hub_mirror=tmp_path / "hub")
     # the repo already holds a weak version: the app serves it
     previous = shutil.copytree(tiny_mask_model, tmp_path / "previous")
     spec = read_spec(previous)

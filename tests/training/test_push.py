@@ -1,4 +1,4 @@
-"""Pushing a model to the Hub, with a local folder standing in for it (MASKFACE_HUB_MIRROR)."""
+"""Pushing a model to the Hub, with a local folder standing in for it (MASKFACE_HUB_MIRROR, ``hub_mirror``)."""
 
 import shutil
 
@@ -11,9 +11,9 @@ from training.push import PushRefused, check, push
 
 
 @pytest.fixture()
-def mirror(tmp_path, monkeypatch):
+def mirror(tmp_path, configure):
     root = tmp_path / "hub"
-    monkeypatch.setenv(hub.MIRROR_ENV, str(root))
+    configure(hub_mirror=root)
     return root
 
 

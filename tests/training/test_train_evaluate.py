@@ -45,10 +45,12 @@ def test_toy_task_is_learned(trained):
     assert read_spec(trained).metrics["MASK"]["roc_auc"] >= 0.9
 
 
-def test_evaluate_prints_json(trained, toy_imagefolder, capsys):
+def test_evaluate_prints_json_and_writes_nothing_without_write(trained, toy_imagefolder, capsys):
+    before = {p.name: p.stat().st_mtime_ns for p in trained.iterdir()}
     assert main(["evaluate", "--model", str(trained), "--data", str(toy_imagefolder)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["split"] == "test" and len(report["MASK"]["confusion_matrix"]) == 2
+    assert {p.name: p.stat().st_mtime_ns for p in trained.iterdir()} == before
 
 
 def test_training_can_continue_from_a_saved_model(trained, toy_imagefolder, tmp_path):

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from maskface.architectures import BACKBONE, build_model, set_backbone_trainable
+from training.architectures import BACKBONE, build_model, set_backbone_trainable
 
 
 @pytest.mark.parametrize("arch", ["cnn", "mobilenetv2", "vgg16"])

@@ -22,6 +22,8 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from maskface.layers import CaffePreprocess
+
 ARCHITECTURES = ("cnn", "mobilenetv2", "vgg16")
 DEFAULT_INPUT_SIZE = {"cnn": 120, "mobilenetv2": 160, "vgg16": 160}
 BACKBONE = "backbone"
@@ -29,15 +31,6 @@ BACKBONE = "backbone"
 # Where the MobileNetV2 ImageNet weights lie when the shared folder is beside the checkout.
 SHARED_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights"
 MOBILENETV2_NO_TOP = "mobilenet_v2_1.0_imagenet_no_top.weights.h5"
-
-
-@keras.saving.register_keras_serializable(package="maskface")
-class CaffePreprocess(layers.Layer):
-    """VGG16's ImageNet preprocessing (RGB -> BGR, minus the ImageNet mean) as a saveable layer."""
-
-    def call(self, inputs):
-        bgr = keras.ops.flip(inputs, axis=-1)
-        return bgr - keras.ops.convert_to_tensor([103.939, 116.779, 123.68], dtype=inputs.dtype)
 
 
 def default_backbone_weights(arch: str) -> str | None:
