@@ -42,6 +42,9 @@ from .detect import Detection
 log = logging.getLogger(__name__)
 
 STYLES: tuple[str, ...] = ("surgical", "cloth", "n95", "black")
+#: More styles for training data only (folded KN95 / KF94, cloth with a printed motif), so the protocols'
+#: masked probes (drawn from STYLES) stay the same pixels as before they existed.
+TRAINING_STYLES: tuple[str, ...] = ("kn95", "printed")
 
 Box = tuple[float, float, float, float]
 Rng = np.random.Generator | int | None
@@ -88,6 +91,8 @@ SHAPES: dict[str, _Shape] = {
     "cloth": _Shape(top_drop=0.16, top_power=1.1, side_end=0.35, roundness=1.9),
     "n95": _Shape(top_drop=0.24, top_power=0.9, side_end=0.3, roundness=1.7),
     "black": _Shape(top_drop=0.16, top_power=1.1, side_end=0.35, roundness=1.9),
+    "kn95": _Shape(top_drop=0.3, top_power=0.8, side_end=0.22, roundness=1.5),
+    "printed": _Shape(top_drop=0.14, top_power=1.2, side_end=0.4, roundness=2.1),
 }
 
 # Base colours (RGB) each style draws from.
@@ -102,14 +107,19 @@ PALETTES: dict[str, tuple[tuple[int, int, int], ...]] = {
     ),
     "n95": ((243, 243, 239), (236, 232, 222), (226, 226, 226), (216, 223, 229)),
     "black": ((30, 30, 32), (44, 44, 47), (28, 30, 40)),
+    "kn95": ((240, 240, 238), (222, 222, 224), (34, 34, 36), (232, 200, 206), (160, 170, 182)),
+    "printed": (
+        (230, 90, 80), (250, 210, 80), (90, 160, 220), (120, 190, 120), (250, 245, 235),
+        (60, 60, 110), (240, 150, 190), (160, 110, 200), (40, 40, 40),
+    ),
 }
 # Fabric noise in grey levels: fine grain, and blotches (non-woven layers, uneven dye).
-GRAIN = {"surgical": 1.5, "cloth": 2.5, "n95": 2.0, "black": 2.0}
-BLOTCHES = {"surgical": 2.0, "cloth": 2.5, "n95": 4.0, "black": 2.5}
+GRAIN = {"surgical": 1.5, "cloth": 2.5, "n95": 2.0, "black": 2.0, "kn95": 1.5, "printed": 2.5}
+BLOTCHES = {"surgical": 2.0, "cloth": 2.5, "n95": 4.0, "black": 2.5, "kn95": 2.5, "printed": 2.0}
 CLOTH_PATTERNS = ("plain", "stripes", "dots", "checks")
 CLOTH_PATTERN_WEIGHTS = (0.4, 0.2, 0.2, 0.2)
-LOOP_CHANCE = {"surgical": 0.7, "cloth": 0.4, "n95": 0.5, "black": 0.4}
-SEAM_CHANCE = {"surgical": 0.0, "cloth": 0.5, "n95": 1.0, "black": 0.5}
+LOOP_CHANCE = {"surgical": 0.7, "cloth": 0.4, "n95": 0.5, "black": 0.4, "kn95": 0.8, "printed": 0.4}
+SEAM_CHANCE = {"surgical": 0.0, "cloth": 0.5, "n95": 1.0, "black": 0.5, "kn95": 1.0, "printed": 0.3}
 
 
 @dataclass(frozen=True)
@@ -174,8 +184,8 @@ class _Geometry:
 
 
 def _check_style(style: str) -> None:
-    if style not in STYLES:
-        raise ValueError(f"unknown mask style {style!r}; valid styles: {', '.join(STYLES)}")
+    if style not in STYLES + TRAINING_STYLES:
+        raise ValueError(f"unknown mask style {style!r}; valid styles: {', '.join(STYLES + TRAINING_STYLES)}")
 
 
 def _normalised_outline(shape: _Shape, peak: float, points: int = 49) -> np.ndarray:
@@ -383,6 +393,8 @@ def _pattern(
     ``down`` (pixels): plain, or for cloth stripes, dots or checks with a
     period proportional to ``scale`` (the eye-mouth distance)."""
     flat = np.broadcast_to(base, across.shape + (3,)).astype(np.float32)
+    if style == "printed":
+        return _printed(base, across, down, scale, generator)
     if style != "cloth":
         return flat
     pattern = CLOTH_PATTERNS[generator.choice(len(CLOTH_PATTERNS), p=CLOTH_PATTERN_WEIGHTS)]
@@ -407,6 +419,24 @@ def _pattern(
     else:  # checks (gingham): two stripe sets, overlaps darkest
         amount = (stripes(across, 0.5) + stripes(down, 0.5)) / 2
     return flat + amount[..., None] * (second - flat)
+
+
+def _printed(
+    base: np.ndarray, across: np.ndarray, down: np.ndarray, scale: float, generator: np.random.Generator
+) -> np.ndarray:
+    """A printed motif: blobs of two more colours of the palette over ``base``, from a few random waves."""
+    palette = [np.array(c, dtype=np.float32) for c in PALETTES["printed"] if np.abs(np.subtract(c, base)).sum() > 100]
+    picked = generator.choice(len(palette), 2, replace=False)
+    period = generator.uniform(0.25, 0.5) * scale
+    out = np.broadcast_to(base, across.shape + (3,)).astype(np.float32)
+    for k in picked:
+        field = np.zeros(across.shape, dtype=np.float32)
+        for _ in range(3):
+            angle, phase = generator.uniform(0, math.pi), generator.uniform(0, 2 * math.pi)
+            field += np.sin((math.cos(angle) * across + math.sin(angle) * down) * 2 * math.pi / period + phase)
+        amount = 0.5 + 0.5 * np.tanh(4.0 * (field / 3 - generator.uniform(0.2, 0.45)))
+        out = out + amount[..., None] * (palette[k] - out)
+    return out
 
 
 def _shading(

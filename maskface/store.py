@@ -51,6 +51,8 @@ class ModelSpec:
     crop: CropSpec
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
+    """``temperature`` (see :mod:`maskface.calibration`), what it was fitted on, and ECE before / after."""
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -66,6 +68,7 @@ class ModelSpec:
             crop=CropSpec.from_dict(data["crop"]),
             metrics=dict(data.get("metrics", {})),
             training=dict(data.get("training", {})),
+            calibration=dict(data.get("calibration", {})),
         )
 
 

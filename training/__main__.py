@@ -17,10 +17,12 @@ import logging
 import sys
 from pathlib import Path
 
+from maskface.labelset import DEFAULT_ROOT
 from maskface.matching import DEFAULT_RULE, RULES
 from maskface.tasks import TRAINABLE
 
 from .architectures import ARCHITECTURES
+from .augment import AUGMENTATIONS
 from .data import BALANCE_METHODS
 
 log = logging.getLogger("training")
@@ -51,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
                    "../shared/data/lfw)")
     t.add_argument("--labels", help="the labeling tab's dataset (folder or Hub dataset id) to merge in")
     t.add_argument("--held-out", type=float, default=0.2, help="share of each class of --labels kept for evaluation")
+    t.add_argument("--labels-root", default=str(DEFAULT_ROOT), help="shared data folder a labels dataset's rows name")
+    t.add_argument("--labels-repeat", type=int, default=1, help="times each face of --labels is seen per epoch")
+    t.add_argument("--per-person", type=int, help="use at most this many base images per person (identity column)")
+    t.add_argument(
+        "--mask-styles", choices=("protocol", "more"), default="protocol", help="more: also the training-only styles"
+    )
+    t.add_argument("--tight-fraction", type=float, default=0.0, help="with --framing detect: share cut close, grey out")
+    t.add_argument("--augment", choices=AUGMENTATIONS, default="standard", help="strong: more colour, blur, JPEG, pose")
     t.add_argument("--out", required=True, help="folder to write the model to (an interrupted run there resumes)")
     t.add_argument("--epochs", type=int, default=12, help="epochs from scratch, or of the head phase")
     t.add_argument("--fine-tune-epochs", type=int, default=8, help="epochs with the backbone's top unfrozen")
@@ -106,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test")
     e.add_argument("--write", action="store_true", help="store the figures (and confusion matrices) in the model's "
                    "spec and card; without it nothing is written")
+    e.add_argument("--labels", help="gender models: also GENDER-R on this labels dataset (data/labels/gender-real)")
+    e.add_argument("--labels-root", default=str(DEFAULT_ROOT), help="shared data folder the labels' rows name")
 
     p = sub.add_parser("push", help="upload a model folder to a Hub repo, unless the repo's version is better")
     p.add_argument("model", help="the model folder")
@@ -141,7 +153,11 @@ def _train(args: argparse.Namespace) -> int:
     if out is None:  # a multi-worker cluster's other workers: the chief evaluates and pushes
         return 0
     if not args.no_evaluate:
-        _evaluate(argparse.Namespace(model=str(out), data=data, split="test", write=True))
+        _evaluate(
+            argparse.Namespace(
+                model=str(out), data=data, split="test", write=True, labels=args.labels, labels_root=args.labels_root
+            )
+        )
     if args.push_to:
         return _push(argparse.Namespace(model=str(out), to=args.push_to, force=args.force))
     return 0
@@ -176,7 +192,7 @@ def _distill(args: argparse.Namespace) -> tuple[Path, str]:
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
-    report = evaluate(args.model, args.data, args.split, write=args.write)
+    report = evaluate(args.model, args.data, args.split, write=args.write, labels=args.labels, labels_root=args.labels_root)
     json.dump(report, sys.stdout, indent=2)
     print()
     return 0

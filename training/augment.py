@@ -40,29 +40,46 @@ class RandomlyApplied(layers.Layer):
         return keras.ops.where(pick, self.layer(images), images)
 
 
-def build_augmenter(seed: int = 0) -> keras.Sequential:
+AUGMENTATIONS = ("standard", "strong")
+
+
+def build_augmenter(seed: int = 0, strength: str = "standard") -> keras.Sequential:
     """A random augmentation pipeline for batches of float32 RGB images in [0, 255].
 
+    ``strong`` widens every range and adds JPEG artefacts, grey-scale photos
+    and more blur: what phone and web photos do to faces that press photos do not.
     Its layers always augment (keras-cv ignores ``training``); use
     :func:`with_augmentation` to put it in a model. Build it under a float32
     policy: keras-cv's geometry is not written for float16.
     """
+    if strength not in AUGMENTATIONS:
+        raise ValueError(f"augmentation is one of {', '.join(AUGMENTATIONS)}, not {strength!r}")
+    strong = strength == "strong"
     value_range = (0, 255)
-    return keras.Sequential(
-        [
-            keras_cv.layers.RandomFlip("horizontal", seed=seed),
-            keras_cv.layers.RandomRotation(0.05, fill_mode="constant", fill_value=127.0, seed=seed),
-            keras_cv.layers.RandomZoom((-0.15, 0.15), fill_mode="constant", fill_value=127.0, seed=seed),
-            keras_cv.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", fill_value=127.0, seed=seed),
-            keras_cv.layers.RandomShear(0.1, 0.1, fill_mode="constant", fill_value=127.0, seed=seed),
-            keras_cv.layers.RandomBrightness(0.2, value_range=value_range, seed=seed),
-            keras_cv.layers.RandomContrast(value_range=value_range, factor=0.25, seed=seed),
-            keras_cv.layers.RandomSaturation((0.3, 0.7), seed=seed),
-            RandomlyApplied(keras_cv.layers.RandomGaussianBlur(kernel_size=5, factor=(0.0, 1.5)), rate=0.2, seed=seed),
-            layers.Lambda(lambda x: keras.ops.clip(x, 0.0, 255.0)),
-        ],
-        name="augment",
-    )
+    grey = {"fill_mode": "constant", "fill_value": 127.0, "seed": seed}
+    steps = [
+        keras_cv.layers.RandomFlip("horizontal", seed=seed),
+        keras_cv.layers.RandomRotation(0.08 if strong else 0.05, **grey),
+        keras_cv.layers.RandomZoom((-0.2, 0.2) if strong else (-0.15, 0.15), **grey),
+        keras_cv.layers.RandomTranslation(0.1 if strong else 0.08, 0.1 if strong else 0.08, **grey),
+        keras_cv.layers.RandomShear(0.2 if strong else 0.1, 0.15 if strong else 0.1, **grey),
+        keras_cv.layers.RandomBrightness(0.3 if strong else 0.2, value_range=value_range, seed=seed),
+        keras_cv.layers.RandomContrast(value_range=value_range, factor=0.4 if strong else 0.25, seed=seed),
+        keras_cv.layers.RandomSaturation((0.2, 0.8) if strong else (0.3, 0.7), seed=seed),
+        RandomlyApplied(
+            keras_cv.layers.RandomGaussianBlur(kernel_size=5, factor=(0.0, 2.5 if strong else 1.5)),
+            rate=0.35 if strong else 0.2,
+            seed=seed,
+        ),
+    ]
+    if strong:
+        steps += [
+            keras_cv.layers.RandomHue(0.05, value_range=value_range, seed=seed),
+            RandomlyApplied(keras_cv.layers.Grayscale(output_channels=3), rate=0.1, seed=seed),
+            RandomlyApplied(keras_cv.layers.RandomJpegQuality((25, 90), seed=seed), rate=0.5, seed=seed),
+        ]
+    steps.append(layers.Lambda(lambda x: keras.ops.clip(x, 0.0, 255.0)))
+    return keras.Sequential(steps, name="augment")
 
 
 class TrainingOnly(layers.Layer):

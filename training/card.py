@@ -22,6 +22,7 @@ from maskface.store import ModelSpec
 DATASETS = {
     "MASK": "mask (shared/data/mask)",
     "GENDER-M": "LFW (shared/data/lfw) with simulated masks",
+    "GENDER-R": "real masked faces (shared/data/mask) with gender labels (data/labels/gender-real)",
     "LABELS": "labels collected with the app (held-out part)",
     "ID-M": "LFW (shared/data/lfw) split=test people, masked probes",
     "ID-CLOSED": "LFW (shared/data/lfw) split=train, 30 people",

@@ -30,9 +30,10 @@ import tensorflow as tf
 from datasets.fingerprint import generate_fingerprint
 from tqdm.auto import tqdm
 
-from maskface.crops import crop_square, locate_face, pad_to_square
+from maskface.crops import GREY, CropSpec, LocatedFace, crop_square, locate_face, pad_to_square
 from maskface.detect import make_detector
 from maskface.image import load_image
+from maskface.labelset import SPLITS, LabelSet
 from maskface.masksim import simulate_mask
 from maskface.tasks import Task
 
@@ -75,13 +76,34 @@ class DetectFraming:
 
     For photos that are not face crops (LFW's 150x150 press photos). A
     ``masked_fraction`` of the images, chosen with ``seed``, first get a
-    simulated mask, since masked photos with gender or identity labels are rare.
+    simulated mask, since masked photos with gender or identity labels are rare;
+    its style is drawn from ``styles`` (None: any of the protocols'
+    :data:`maskface.masksim.STYLES`). A ``tight_fraction`` of the images is
+    then cut close around the face (:func:`cut_tight`), grey outside, the way
+    the real photos users send are often framed: the detector's enlarged box
+    then reaches past the photo's edges, as on ``mask/``'s tight face photos.
     """
 
     scale: float
     masked_fraction: float = 0.0
     seed: int = 0
     detector: str = "auto"
+    styles: tuple[str, ...] | None = None
+    tight_fraction: float = 0.0
+
+
+def cut_tight(pixels: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator) -> np.ndarray:
+    """``pixels`` grey outside a random tight frame around the face ``box``: as a face photo cropped close
+    (sides 0-15% of the box width beyond it, the top up to 30% above it, the bottom up to 15% below)."""
+    x, y, w, h = box
+    left = int(round(x - rng.uniform(0.0, 0.15) * w))
+    right = int(round(x + w + rng.uniform(0.0, 0.15) * w))
+    top = int(round(y - rng.uniform(0.0, 0.3) * h))
+    bottom = int(round(y + h + rng.uniform(0.0, 0.15) * h))
+    out = np.full_like(pixels, GREY)
+    top, left = max(top, 0), max(left, 0)
+    out[top:bottom, left:right] = pixels[top:bottom, left:right]
+    return out
 
 
 def load_split(data: str, split: str) -> datasets.Dataset:
@@ -146,7 +168,10 @@ def to_arrays(ds: datasets.Dataset, task: Task, size: int, framing: DetectFramin
             pixels = load_image(source)
             face = locate_face(pixels, detector)
             if rng.random() < framing.masked_fraction:
-                pixels = simulate_mask(pixels, face.keypoints, face.box, rng=framing.seed + i)
+                style = str(rng.choice(framing.styles)) if framing.styles else None
+                pixels = simulate_mask(pixels, face.keypoints, face.box, style=style, rng=framing.seed + i)
+            if framing.tight_fraction and rng.random() < framing.tight_fraction:
+                pixels = cut_tight(pixels, face.box, rng)
             images.append(crop_square(pixels, face.box, size, framing.scale))
     labels = np.asarray([task.labels.index(found[i]) for i in keep], dtype=np.int32)
     return ArraySplit(np.stack(images), labels, list(task.labels))
@@ -215,6 +240,55 @@ def select_labels(table: datasets.Dataset, task: Task) -> tuple[datasets.Dataset
     rows = table.select(index)
     rows = rows.remove_columns("label").add_column("label", [chosen[i] for i in index])
     return rows, {"rows": len(table), "used": len(index), "skipped": {k: v for k, v in sorted(skipped.items()) if v}}
+
+
+def is_labelset(source: str) -> bool:
+    """Whether ``source`` is a labels dataset naming shared photos (:mod:`maskface.labelset`), not the app's crops."""
+    return Path(source).is_dir() and any((Path(source) / f"{split}.jsonl").is_file() for split in SPLITS)
+
+
+def labelset_arrays(source: str, task: Task, crop: CropSpec, root: str | Path, cache_dir: Path | None) -> LabeledData:
+    """GENDER-R's training part and validation part (the held-out part) of a labels dataset, each face cut from its
+    shared photo at its box as the analyzer cuts it (:func:`training.gender_r.crop_rows`); the test split is never read."""
+    from .gender_r import PROTOCOL, crop_rows, rows_of
+
+    if task.name != "gender":
+        raise ValueError(f"{source} holds gender labels ({PROTOCOL}); it cannot train the {task.name} task")
+    parts = {}
+    for part in ("train", "validation"):
+        rows = rows_of(source, part)
+        faces = [[row["file"], row["box"], row["detected"], row["label"]] for row in rows]
+        key = {"labelset": hashlib.sha256(json.dumps(faces).encode()).hexdigest(), "crop": crop.to_dict(), "root": str(root)}
+
+        def make(rows: list[dict] = rows) -> ArraySplit:
+            labels = np.asarray([task.labels.index(row["label"]) for row in rows], dtype=np.int32)
+            return ArraySplit(crop_rows(rows, root, crop), labels, list(task.labels))
+
+        parts[part] = cached_arrays(cache_dir, key, make)
+    rows = LabelSet.load(source).rows
+    unsure = sum(row["label"] == UNSURE for row in rows)
+    summary = {
+        "source": str(source),
+        "protocol": PROTOCOL,
+        "rows": len(rows),
+        "used": len(parts["train"]) + len(parts["validation"]),
+        "skipped": {k: v for k, v in {"unsure": unsure, "test split": sum(r["split"] == "test" for r in rows)}.items() if v},
+        "train": parts["train"].counts(),
+        "held_out": parts["validation"].counts(),
+    }
+    log.info("labels from %s: %s", source, summary)
+    return LabeledData(parts["train"], parts["validation"], summary)
+
+
+def per_person(rows: datasets.Dataset, cap: int, seed: int) -> datasets.Dataset:
+    """At most ``cap`` rows per person (``identity`` column), chosen with ``seed``: LFW has 530 photos of one
+    man and one of most people, and a model should learn gender, not those few faces."""
+    rng = np.random.default_rng(seed)
+    by_person: dict[str, list[int]] = {}
+    for i, person in enumerate(rows["identity"]):
+        by_person.setdefault(person, []).append(i)
+    keep = [i for index in by_person.values() for i in (rng.permutation(index)[:cap] if len(index) > cap else index)]
+    return rows.select(sorted(int(i) for i in keep))
 
 
 def held_out_split(data: ArraySplit, keys: list[str], fraction: float) -> tuple[ArraySplit, ArraySplit]:

@@ -30,13 +30,21 @@ from maskface.store import StoredModel, load_model, resolve, write_spec  # noqa:
 from maskface.tasks import CLOSED_SET, get_task  # noqa: E402
 
 from . import data as data_lib  # noqa: E402
+from . import gender_r  # noqa: E402
 from .card import confusion_png, write_card  # noqa: E402
 from .protocols import closed_set_part, evaluate_idm  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
-def evaluate(model_source: str, data: str, split: str = "test", write: bool = False) -> dict:
+def evaluate(
+    model_source: str,
+    data: str,
+    split: str = "test",
+    write: bool = False,
+    labels: str | None = None,
+    labels_root: str | None = None,
+) -> dict:
     """The figures of a model on its task's protocol; with ``write``, stored in its spec and card (and the
     confusion matrices drawn beside them); without, nothing is written.
 
@@ -45,7 +53,9 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
     on the central face of each photo, once with a simulated mask (seeded per
     image) and once bare; ID-CLOSED (the closed-set classifier) likewise on its
     test part, with accuracy and balanced accuracy. ID-M (identity models;
-    ``data`` is the LFW folder): see :func:`evaluate_identity`.
+    ``data`` is the LFW folder): see :func:`evaluate_identity`. Gender models
+    given ``labels`` (a labels dataset of shared photos) also get GENDER-R's
+    test figures (:func:`training.gender_r.evaluate`).
     """
     stored = load_model(model_source)
     if stored.spec.task == "identity":
@@ -80,6 +90,13 @@ def evaluate(model_source: str, data: str, split: str = "test", write: bool = Fa
             figs = multiclass_figures(np.asarray(truth), np.asarray([task.labels.index(p.label) for p in found]))
         report[protocol] = figs
         stored.spec.metrics[protocol] = {"split": split} | {k: v for k, v in figs.items() if k != "labels"}
+    if labels and task.name == "gender" and data_lib.is_labelset(labels):
+        real = gender_r.evaluate(stored, labels, labels_root or gender_r.DEFAULT_ROOT, "test")
+        report[gender_r.PROTOCOL] = real
+        for protocol, entry in gender_r.metrics_entries(real).items():
+            stored.spec.metrics[protocol] = entry
+            if write:
+                plot_confusion(entry["confusion_matrix"], ["female", "male"], folder / confusion_png(protocol))
     if write:
         write_spec(stored.spec, folder)
         write_card(folder, stored.spec)

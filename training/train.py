@@ -25,7 +25,10 @@ import numpy as np
 import tensorflow as tf
 from datasets.fingerprint import generate_fingerprint
 
+from maskface.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from maskface.crops import CropSpec
+from maskface.labelset import DEFAULT_ROOT
+from maskface.masksim import STYLES, TRAINING_STYLES
 from maskface.store import ModelSpec, load_model, save_model
 from maskface.tasks import CLOSED_SET, Task, get_task
 
@@ -82,7 +85,20 @@ class TrainConfig:
     labels: str | None = None
     """The labeling tab's dataset (folder or Hub dataset id), merged with ``data``."""
     held_out_fraction: float = 0.2
-    """Share of each class of ``labels`` kept out of training, for evaluation."""
+    """Share of each class of ``labels`` kept out of training, for evaluation (the app's labels; a labels
+    dataset of shared photos has GENDER-R's fixed validation part instead)."""
+    labels_root: str = str(DEFAULT_ROOT)
+    """The shared data folder whose photos a labels dataset (``maskface.labelset``) names."""
+    labels_repeat: int = 1
+    """How many times each face of the labels' training part is seen per epoch (weight of real photos vs LFW)."""
+    per_person: int | None = None
+    """At most this many base images per person (``identity`` column), chosen with the seed."""
+    mask_styles: str = "protocol"
+    """``protocol``: simulated masks of the protocols' styles; ``more``: also the training-only styles."""
+    tight_fraction: float = 0.0
+    """With ``detect`` framing: the share of base images cut close around the face, grey outside."""
+    augment: str = "standard"
+    """``standard`` or ``strong`` (more colour, blur, JPEG and pose): :func:`training.augment.build_augmenter`."""
     mixed_precision: str = "auto"
     strategy: str = "auto"
     augment_on: str = "auto"
@@ -111,28 +127,46 @@ def training_data(
     cfg: TrainConfig, task: Task, size: int
 ) -> tuple[data_lib.ArraySplit, data_lib.ArraySplit, data_lib.LabeledData | None]:
     """Training and validation arrays from the base data plus the labels' training part; the labels' held-out part."""
+    styles = (*STYLES, *TRAINING_STYLES) if cfg.mask_styles == "more" else None
     framing = (
-        data_lib.DetectFraming(DETECTOR_BOX_SCALE, cfg.masked_fraction, cfg.seed) if cfg.framing == "detect" else None
+        data_lib.DetectFraming(
+            DETECTOR_BOX_SCALE, cfg.masked_fraction, cfg.seed, styles=styles, tight_fraction=cfg.tight_fraction
+        )
+        if cfg.framing == "detect"
+        else None
     )
     rows = data_lib.load_split(cfg.data, "train")
     if task.name == CLOSED_SET:
         rows = closed_set_part(rows, task.labels, "train")
+    if cfg.per_person:
+        rows = data_lib.per_person(rows, cfg.per_person, cfg.seed)
     # the dataset's fingerprint changes with its files, so a grown dataset is never served stale arrays
     key = {"rows": generate_fingerprint(rows), "task": task.name, "size": size, "framing": framing}
     full = data_lib.cached_arrays(cfg.cache_dir, key, lambda: data_lib.to_arrays(rows, task, size, framing))
     if cfg.limit:
         full = full.subset(np.random.default_rng(cfg.seed).permutation(len(full))[: cfg.limit])
     labeled = None
-    if cfg.labels:
-        labeled = data_lib.labeled_arrays(cfg.labels, task, size, cfg.held_out_fraction, cfg.cache_dir, base=full)
-        full = full + labeled.train
-    train_set, val_set = data_lib.stratified_split(full, cfg.val_fraction, cfg.seed)
+    if cfg.labels and data_lib.is_labelset(cfg.labels):
+        # GENDER-R: the labels' validation part (by photo) joins the validation data, never the training data
+        crop = CropSpec(size, DETECTOR_BOX_SCALE)
+        labeled = data_lib.labelset_arrays(cfg.labels, task, crop, cfg.labels_root, cfg.cache_dir)
+        train_set, val_set = data_lib.stratified_split(full, cfg.val_fraction, cfg.seed)
+        for _ in range(cfg.labels_repeat):
+            train_set = train_set + labeled.train
+        val_set = val_set + labeled.held_out
+    else:
+        if cfg.labels:
+            labeled = data_lib.labeled_arrays(cfg.labels, task, size, cfg.held_out_fraction, cfg.cache_dir, base=full)
+            full = full + labeled.train
+        train_set, val_set = data_lib.stratified_split(full, cfg.val_fraction, cfg.seed)
     train_set = data_lib.balance(train_set, cfg.balance, cfg.seed)
     log.info("train %s, validation %s", train_set.counts(), val_set.counts())
     return train_set, val_set, labeled
 
 
-def evaluate_held_out(model: keras.Model, held_out: data_lib.ArraySplit, task: Task, folder: Path) -> dict | None:
+def evaluate_held_out(
+    model: keras.Model, held_out: data_lib.ArraySplit, task: Task, folder: Path, name: str = HELD_OUT
+) -> dict | None:
     """Figures of ``model`` on the labels' held-out crops (framed like ``predict --assume-face``), with a confusion PNG.
 
     ``None`` when the held-out part lacks a class: ROC AUC needs both.
@@ -143,8 +177,24 @@ def evaluate_held_out(model: keras.Model, held_out: data_lib.ArraySplit, task: T
     probs = model.predict(held_out.images.astype(np.float32), batch_size=64, verbose=0)
     positive = task.labels.index(task.positive)
     figs = figures(held_out.labels, probs[:, positive], task.labels, positive)
-    plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(HELD_OUT))
+    plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(name))
     return {"split": "held-out"} | {k: v for k, v in figs.items() if k != "labels"}
+
+
+def calibrate(model: keras.Model, data: data_lib.ArraySplit, name: str) -> dict:
+    """The temperature that calibrates ``model`` on ``data`` (:mod:`maskface.calibration`), with ECE before and after."""
+    probs = model.predict(data.images.astype(np.float32), batch_size=64, verbose=0)
+    temperature = fit_temperature(probs, data.labels)
+    calibrated = apply_temperature(probs, temperature)
+    report = {
+        "temperature": temperature,
+        "fitted_on": name,
+        "faces": len(data),
+        "ece_before": expected_calibration_error(probs, data.labels),
+        "ece_after": expected_calibration_error(calibrated, data.labels),
+    }
+    log.info("calibration: %s", report)
+    return report
 
 
 @dataclass
@@ -178,7 +228,7 @@ def build_models(cfg: TrainConfig, setup: Setup, classes: int, size: int, weight
         fitted = model
         if setup.augment_on == "model":
             with dtype_policy("float32"):  # keras-cv's geometry is written for float32
-                fitted = with_augmentation(model, build_augmenter(cfg.seed))
+                fitted = with_augmentation(model, build_augmenter(cfg.seed, cfg.augment))
     prepare_for_strategy(fitted, setup.strategy)
     return model, fitted
 
@@ -268,7 +318,7 @@ def train(cfg: TrainConfig) -> Path | None:
         model.set_weights(start.model.get_weights())
         earlier = start.spec.training
     with dtype_policy("float32"):  # built outside the strategy: tf.data runs it on the host
-        host_augmenter = build_augmenter(cfg.seed) if augment_on == "pipeline" else None
+        host_augmenter = build_augmenter(cfg.seed, cfg.augment) if augment_on == "pipeline" else None
     # every replica gets a full batch: a partial last one would leave some with none
     train_ds = data_lib.make_dataset(
         train_set, global_batch, host_augmenter, shuffle=True, seed=cfg.seed, drop_remainder=setup.replicas > 1
@@ -287,9 +337,15 @@ def train(cfg: TrainConfig) -> Path | None:
         export = build_model(cfg.arch, len(task.labels), size, weights=None)
     export.set_weights(run.weights("best"))
     metrics = {}
+    held_name = f"{labeled.summary['protocol']} validation" if labeled and "protocol" in labeled.summary else HELD_OUT
     if labeled is not None and len(labeled.held_out):
-        held = evaluate_held_out(export, labeled.held_out, task, out)
-        metrics = {HELD_OUT: held} if held else {}
+        held = evaluate_held_out(export, labeled.held_out, task, out, held_name)
+        metrics = {held_name: held} if held else {}
+    # the confidence is calibrated on the labels' held-out part when there is one (real photos), else on validation
+    calibration_set, calibration_name = (
+        (labeled.held_out, held_name) if labeled is not None and len(labeled.held_out) else (val_set, "validation")
+    )
+    calibration = calibrate(export, calibration_set, calibration_name)
     settings = (
         asdict(cfg)
         | setup.describe()
@@ -308,7 +364,9 @@ def train(cfg: TrainConfig) -> Path | None:
         }
     )
     crop = CropSpec(size=size, scale=DETECTOR_BOX_SCALE)
-    spec = ModelSpec(task.name, cfg.arch, list(task.labels), crop, metrics=metrics, training=settings)
+    spec = ModelSpec(
+        task.name, cfg.arch, list(task.labels), crop, metrics=metrics, training=settings, calibration=calibration
+    )
     save_model(export, spec, out)
     (out / HISTORY_FILE).write_text(json.dumps(history, indent=1) + "\n")
     run.remove()
