@@ -6,7 +6,10 @@
 - ``simulate-mask`` writes copies of a folder's images with simulated masks.
 - ``enroll`` and ``gallery build|list|remove`` manage the people ``predict
   --gallery`` recognises.
-- ``labels delete`` removes someone's labels from the labeling dataset.
+- ``labels delete`` removes someone's labels from the labeling dataset;
+  ``labels import`` merges labels of shared photos into the repo's labels
+  dataset (``data/labels/gender-real``), ``labels export`` writes the app's
+  grid labels of shared photos as such rows (:mod:`maskface.labelset`).
 - ``space readme`` renders the Space's README front matter from ``space.yaml``;
   ``space deploy --to ORG/NAME [--dry-run]`` creates or updates the Space.
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from .config import set_third_party_defaults
 from .detect import DETECTORS
+from .labelset import DEFAULT_DATASET, DEFAULT_ROOT
 from .masksim import STYLES
 from .tasks import TASKS
 
@@ -54,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--name", help="the labeler name, exactly as given")
     who.add_argument("--labeler-id", help="the labeler id of a browser session")
     delete.add_argument("--labels-dir", type=Path, help="the dataset folder (default: MASKFACE_LABELS_DIR or labels/)")
+    imp = verbs.add_parser("import", help="merge JSON-lines labels of shared photos into a labels dataset (and its card)")
+    imp.add_argument("file", type=Path, metavar="FILE.jsonl", help="one label per line (maskface.labelset's rows)")
+    imp.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="default: data/labels/gender-real")
+    imp.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the shared data folder the rows name photos in")
+    exp = verbs.add_parser("export", help="write the app's gender labels of shared photos as labels-dataset rows")
+    exp.add_argument("--labels-dir", type=Path, help="the app's label folder (default: MASKFACE_LABELS_DIR or labels/)")
+    exp.add_argument("--labeler", required=True, help="who labelled, as the rows will name them (e.g. 'maskface team')")
+    exp.add_argument("--out", type=Path, help="the JSON-lines file to write (default: stdout)")
 
     p = sub.add_parser("gallery", help="build, list or edit a gallery of enrolled people")
     verbs = p.add_subparsers(dest="verb", required=True)
@@ -106,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("enroll", "gallery"):
         return _gallery(args)
     if args.command == "labels":
-        return _delete_labels(args)
+        return {"delete": _delete_labels, "import": _import_labels, "export": _export_labels}[args.verb](args)
     if args.command == "space":
         return _space_readme(args) if args.verb == "readme" else _space_deploy(args)
     return _predict(args)
@@ -194,6 +206,49 @@ def _delete_labels(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(json.dumps({"deleted": removed}))
+    return 0
+
+
+def _import_labels(args: argparse.Namespace) -> int:
+    """``labels import``: valid rows join the dataset (newer labels of a face replace older ones); every line
+    left out is named on stderr, and the exit code is 2 when there was one."""
+    from .labelset import LabelSet, LabelSetError, read_rows
+
+    try:
+        rows, errors = read_rows(args.file, args.root)
+        labels = LabelSet.load(args.dataset)
+    except (OSError, LabelSetError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for error in errors:
+        print(f"{args.file}: {error}", file=sys.stderr)
+    merged = labels.merge(rows)
+    labels.save()
+    print(json.dumps(vars(merged) | {"rejected": len(errors), "dataset": str(args.dataset)}))
+    return 2 if errors else 0
+
+
+def _export_labels(args: argparse.Namespace) -> int:
+    """``labels export``: the app's gender labels that name a shared photo and box, as labels-dataset rows."""
+    import os
+
+    from .labels import LabelStore
+    from .labelset import LabelSetError, rows_from_store
+
+    store = LabelStore(args.labels_dir) if args.labels_dir else LabelStore.from_env(os.environ)
+    try:
+        rows, other = rows_from_store(store.records(), args.labeler)
+    except LabelSetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    print(f"exported {len(rows)} label(s); {other} gender label(s) of uploads have no shared photo", file=sys.stderr)
     return 0
 
 

@@ -150,10 +150,16 @@ class LabelStore:
         consent: bool,
         labeler_name: str | None = None,
         prediction: Prediction | None = None,
+        source_file: str | None = None,
+        box: Iterable[float] | None = None,
     ) -> str:
         """Store one labelled face crop; return its record id once it is safely on disk.
 
-        ``crop`` is anything :func:`maskface.image.load_image` reads. Raises
+        ``crop`` is anything :func:`maskface.image.load_image` reads.
+        ``source_file`` and ``box``: the server photo the crop was cut from
+        (relative to the unlabelled-images folder) and the face's box in it,
+        kept so the label can be exported as a row naming the photo
+        (:func:`maskface.labelset.rows_from_store`). Raises
         :class:`LabelError` without consent, for an unknown task or label, a
         malformed labeler id or name, or a crop that is not an image.
         """
@@ -162,6 +168,7 @@ class LabelStore:
         _check_label(task, label)
         _check_labeler_id(labeler_id)
         name = _clean_labeler_name(labeler_name)
+        where = _check_source(source_file, box)
         try:
             pixels = load_image(crop, dataclasses.replace(settings().limits, max_side=MAX_CROP_SIDE))
         except ImageError as err:
@@ -180,6 +187,7 @@ class LabelStore:
             "predicted_label": prediction.label if prediction else None,
             "predicted_score": float(prediction.score) if prediction else None,
             "crop_sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
+            **where,
         }
         png = io.BytesIO()
         Image.fromarray(pixels).save(png, "PNG")
@@ -385,6 +393,19 @@ def _check_label(task: str, label: str) -> None:
 def _check_labeler_id(labeler_id: str) -> None:
     if not isinstance(labeler_id, str) or not LABELER_ID.fullmatch(labeler_id):
         raise LabelError("the labeler id must be 8-64 letters, digits, '-' or '_' (make one with new_labeler_id())")
+
+
+def _check_source(source_file: str | None, box: Iterable[float] | None) -> dict:
+    """The record fields naming where a crop was cut from (none for uploads); refuses paths leaving the folder."""
+    if source_file is None:
+        return {}
+    parts = Path(source_file).parts
+    if Path(source_file).is_absolute() or ".." in parts or len(source_file) > 1000 or not parts:
+        raise LabelError(f"the crop's source must be a path inside the unlabelled-images folder, got {source_file!r}")
+    values = [float(v) for v in box] if box is not None else []
+    if len(values) != 4 or not all(np.isfinite(values)) or values[2] <= 0 or values[3] <= 0:
+        raise LabelError(f"the crop's box must be [x, y, w, h] with w, h > 0, got {box!r}")
+    return {"source_file": Path(source_file).as_posix(), "box": [round(v, 1) for v in values]}
 
 
 def _clean_labeler_name(name: str | None) -> str | None:

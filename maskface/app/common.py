@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image, ImageDraw, ImageFont
 
+from ..draw import percent
 from ..face import Face, Prediction
 
 #: Photos shipped with the app to click on (package data; in a checkout, a link to the repo's ``examples/``,
@@ -41,8 +42,9 @@ def box(face: Face) -> list[int]:
     return [int(round(v)) for v in face.box]
 
 
-def percent(score: float) -> str:
-    return f"{score:.0%}"
+def shown_score(score: float) -> float:
+    """A probability for a table: three decimals, at most 0.999 (see :func:`maskface.draw.percent`)."""
+    return min(round(float(score), 3), 0.999)
 
 
 def described(prediction: Prediction) -> str:

@@ -33,6 +33,7 @@ from ..gallery import UNKNOWN, Gallery
 from ..image import iter_image_files
 from ..labels import UNSURE, LabelQueue, QueueItem, build_queue, new_labeler_id
 from .common import example, percent, require, user_errors
+from .grid import GridMode
 from .services import Services
 
 #: At most this many photos per queue: the crops stay in the server's memory while the session lasts.
@@ -77,6 +78,7 @@ class LabelingTab:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.answer_buttons: dict[str, str] = {}  # button elem_id -> its action: a label, "accept", "skip" or "undo"
+        self.grid = GridMode(services)
 
     # ----------------------------------------------------------------------
     # Handlers.
@@ -254,7 +256,8 @@ class LabelingTab:
             gr.Markdown(
                 "Label faces to improve the models. Keys: **m** / **n** with / without mask, "
                 "**f** / **g** / **u** female / male / unsure, **Enter** accepts the model's suggestion "
-                "(or the typed name), **s** skips, **z** or **Backspace** undoes."
+                "(or the typed name), **s** skips, **z** or **Backspace** undoes. Grid mode (below): a page of "
+                "faces, click one or press its key to flip it, **Enter** accepts the page."
             )
             session = gr.State(Session())
             stored_id = gr.BrowserState("", storage_key="maskface-labeler-id")
@@ -285,7 +288,7 @@ class LabelingTab:
                         [uploads],
                         api_visibility="private",
                     )
-                with gr.Column(scale=2):
+                with gr.Column(scale=2) as single:
                     crop = gr.Image(
                         label="Face", type="numpy", format="png", interactive=False, height=320, elem_id="label-crop"
                     )
@@ -306,6 +309,7 @@ class LabelingTab:
                         )
                         buttons.append(self._button("Skip [s]", "skip", "key-s"))
                         buttons.append(self._button("Undo [z]", "undo", "key-z"))
+            grid = self.grid.layout()
             sync = gr.Markdown(self.sync_line())
             with gr.Accordion("Delete my contributions", open=False):
                 confirm = gr.Checkbox(label=CONFIRM_DELETE, elem_id="delete-confirm")
@@ -343,7 +347,8 @@ class LabelingTab:
             concurrency_limit=LABEL_CONCURRENCY,
             concurrency_id="labels",
         ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
-        build.click(self.queue, [uploads, folder, task], shown, api_name="queue")
+        built = build.click(self.queue, [uploads, folder, task], shown, api_name="queue")
+        self.grid.wire(grid, session, task, labeler_name, labeler_id, consent, count, single, built, LABEL_CONCURRENCY)
         task.change(self.switch, [task, session], [*rows.values(), *shown], api_visibility="private")
         demo.load(self.start, [stored_id], [stored_id, labeler_id, count], api_visibility="private")
 

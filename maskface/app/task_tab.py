@@ -21,7 +21,7 @@ from gradio.utils import get_upload_folder
 from ..analyzer import ImageResult
 from ..tasks import TASKS
 from ..video import annotate_video, label_counts
-from .common import box, described, example, require, side_by_side, user_errors
+from .common import box, described, example, require, shown_score, side_by_side, user_errors
 from .services import BOTH, Services
 
 #: The table columns after "model" and "face", per task.
@@ -74,7 +74,7 @@ class TaskTab:
             for number, face in enumerate(result, start=1):
                 answer = face[self.task]
                 detail = round(face.score, 3) if self.task == "mask" else described(face["mask"])
-                rows.append([title, number, answer.label, round(answer.score, 3), detail, box(face)])
+                rows.append([title, number, answer.label, shown_score(answer.score), detail, box(face)])
         return rows
 
     def photo(self, image: np.ndarray | None, choice: str) -> tuple[np.ndarray, list[list]]:

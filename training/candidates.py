@@ -1,0 +1,272 @@
+"""Choosing how to retrain the gender models, cheaply: linear heads on cached features, scored on GENDER-R validation.
+
+Fine-tuning a MobileNetV2 costs an hour of this 2-core CPU per run; a
+logistic-regression head on features computed once costs seconds. So the
+candidates of issue 15 are compared here, each a head fitted on frozen
+features of a different training set, and only the winner is fine-tuned
+(``python -m training train``):
+
+- data: LFW ``split=train`` alone, or with the GENDER-R training labels;
+- framing: LFW faces as the detector frames them, or half of them cut close
+  around the face, grey outside, as real photos often are (``tight``);
+- mask styles: the protocols' four, or also the training-only ones (``styles``);
+- balance: every image alike, or weighted so that each person of LFW counts
+  at most as 3 photos, each source (LFW, real) half and each gender half;
+- features: the shipped gender model's (its 1280 pooled features), or the
+  identity model's embedding (a masked face mapped to its bare face's
+  descriptor), or both.
+
+Every choice is scored on GENDER-R validation (never on a test split):
+balanced accuracy of masked and bare faces; LFW validation (a tenth of LFW
+``split=train`` people) with simulated masks guards GENDER-M.
+
+    python -m training.candidates features [--faces FILE.jsonl]   # cache features (runs/candidates/)
+    python -m training.candidates screen                          # -> runs/candidates/screen.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from maskface.crops import CropSpec, crop_square
+from maskface.image import load_image
+from maskface.labelset import DEFAULT_DATASET, DEFAULT_ROOT, LabelSet, face_key, read_rows
+from maskface.masksim import STYLES, TRAINING_STYLES, simulate_mask
+from maskface.store import load_model
+
+from .data import cut_tight
+from .gender_r import crop_rows, part_of
+from .protocols import DEFAULT_LFW, locate_faces, IdmItem
+
+log = logging.getLogger(__name__)
+
+OUT = Path("runs/candidates")
+EXTRACTORS = {"gender": "gender-mobilenetv2", "identity": "identity-mobilenetv2"}
+#: How LFW training faces are made for each variant: share masked, mask styles, share cut close.
+LFW_VARIANTS = {
+    "base": (0.6, STYLES, 0.0),
+    "tight": (0.6, STYLES, 0.5),
+    "styles": (0.6, STYLES + TRAINING_STYLES, 0.0),
+}
+LFW_VAL_FRACTION = 0.1
+PERSON_CAP = 3
+SEED = 1234
+
+
+def lfw_val_person(person: str) -> bool:
+    """LFW validation: a fixed tenth of the ``split=train`` people, by the digest of the name."""
+    return int(hashlib.sha256(person.encode()).hexdigest()[:8], 16) < LFW_VAL_FRACTION * 16**8
+
+
+def feature_model(name: str):
+    """The shipped model's features: the gender model's pooled features (before its head), the identity embedding."""
+    import keras
+
+    stored = load_model(name)
+    model = stored.model
+    if stored.spec.task != "identity":
+        model = keras.Model(model.inputs, model.get_layer("probs").input)
+    return model, stored.spec.crop
+
+
+def features(model, crops: np.ndarray, batch: int = 64) -> np.ndarray:
+    from maskface.inference import predictor_for
+
+    run = predictor_for(model)
+    return np.concatenate([run(crops[i : i + batch].astype(np.float32)) for i in range(0, len(crops), batch)])
+
+
+def lfw_rows(lfw: Path) -> list[dict]:
+    with open(lfw / "metadata.csv", newline="") as f:
+        return [r for r in csv.DictReader(f) if r["split"] == "train" and r["gender"] in ("female", "male")]
+
+
+def located_lfw(lfw: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The central face (box, keypoints) of every LFW image, found as the protocols find it, cached in ``OUT``."""
+    path = OUT / "lfw_faces.npz"
+    if not path.is_file():
+        with open(lfw / "metadata.csv", newline="") as f:
+            items = [IdmItem(r["file_name"], r["identity"]) for r in csv.DictReader(f)]
+        faces = locate_faces(items, lfw)
+        np.savez(
+            path,
+            file_name=np.array([item.file_name for item in items]),
+            box=np.array([faces[item.file_name].box for item in items], np.float32),
+            keypoints=np.array([faces[item.file_name].keypoints for item in items], np.float32),
+        )
+    cached = np.load(path)
+    return {str(n): (b, k) for n, b, k in zip(cached["file_name"], cached["box"], cached["keypoints"])}
+
+
+def lfw_crops(rows: list[dict], lfw: Path, faces: dict, crop: CropSpec, variant: str) -> np.ndarray:
+    """LFW training faces framed as :class:`training.data.DetectFraming` frames them, per ``variant``."""
+    masked_fraction, styles, tight = LFW_VARIANTS[variant]
+    rng = np.random.default_rng(SEED)
+    out = np.zeros((len(rows), crop.size, crop.size, 3), np.uint8)
+    for i, row in enumerate(tqdm(rows, desc=f"LFW {variant} {crop.size}px", unit="img")):
+        box, keypoints = faces[row["file_name"]]
+        box = tuple(float(v) for v in box)
+        pixels = load_image(lfw / row["file_name"])
+        if rng.random() < masked_fraction:
+            pixels = simulate_mask(pixels, keypoints, box, style=str(rng.choice(styles)), rng=SEED + i)
+        if tight and rng.random() < tight:
+            pixels = cut_tight(pixels, box, rng)
+        out[i] = crop_square(pixels, box, crop.size, crop.scale)
+    return out
+
+
+def cache_features(faces_file: Path | None, lfw: Path, root: Path) -> None:
+    """Features of every real face (of ``faces_file`` or the labels dataset) and of each LFW variant, cached."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    real = read_rows_any(faces_file) if faces_file else LabelSet.load(DEFAULT_DATASET).rows
+    rows = lfw_rows(lfw)
+    located = None
+    for kind, name in EXTRACTORS.items():
+        model, crop = feature_model(name)
+        path = OUT / f"real-{kind}.npz"
+        keys = [key_text(row) for row in real]
+        have = dict(np.load(path)) if path.is_file() else {"keys": np.array([], str), "x": np.zeros((0, 1))}
+        todo = [row for row, key in zip(real, keys) if key not in set(have["keys"])]
+        if todo:
+            x = features(model, crop_rows(todo, root, crop))
+            keys_all = np.concatenate([have["keys"], [key_text(row) for row in todo]])
+            x_all = np.concatenate([have["x"], x]) if len(have["keys"]) else x
+            np.savez(path, keys=keys_all, x=x_all)
+            log.info("%s features of %d more real faces", kind, len(todo))
+        for variant in LFW_VARIANTS:
+            path = OUT / f"lfw-{variant}-{kind}.npz"
+            if path.is_file():
+                continue
+            if located is None:
+                located = located_lfw(lfw)
+            x = features(model, lfw_crops(rows, lfw, located, crop, variant))
+            np.savez(path, x=x, gender=np.array([r["gender"] for r in rows]), person=np.array([r["identity"] for r in rows]))
+            log.info("cached %s", path)
+
+
+def read_rows_any(path: Path) -> list[dict]:
+    """Faces of a JSON-lines file: labelled rows, or unlabelled ones (``file``, ``box``, ``detected``)."""
+    rows, errors = read_rows(path)
+    if rows:
+        return rows
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def key_text(row: dict) -> str:
+    file, box = face_key(row)
+    return f"{file}|{','.join(map(str, box))}"
+
+
+def screen(labels: Path = DEFAULT_DATASET) -> dict:
+    """Fit every candidate's head and score it on GENDER-R validation and LFW validation (masked)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    rows = [row for row in LabelSet.load(labels).rows if row["label"] in ("female", "male") and row["split"] == "train"]
+    parts = np.array([part_of(row) for row in rows])
+    truth = np.array([row["label"] == "female" for row in rows])
+    masked = np.array([row["mask_folder"] == "with_mask" for row in rows])
+
+    def real(kind: str) -> np.ndarray:
+        cached = np.load(OUT / f"real-{kind}.npz")
+        index = {k: i for i, k in enumerate(cached["keys"])}
+        return cached["x"][[index[key_text(row)] for row in rows]]
+
+    def lfw(variant: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cached = np.load(OUT / f"lfw-{variant}-{kind}.npz")
+        return cached["x"], cached["gender"] == "female", cached["person"]
+
+    def both(kind_fn):
+        return lambda *a: np.concatenate([kind_fn(*a, k) for k in EXTRACTORS], axis=1)
+
+    def balanced(female: np.ndarray, person: np.ndarray | None) -> np.ndarray:
+        w = np.ones(len(female))
+        if person is not None:
+            _, inverse, counts = np.unique(person, return_inverse=True, return_counts=True)
+            w = np.minimum(1.0, PERSON_CAP / counts[inverse])
+        for cls in (True, False):
+            w[female == cls] *= 0.5 / w[female == cls].sum()
+        return w
+
+    def score(female: np.ndarray, prob: np.ndarray) -> dict:
+        said = prob >= 0.5
+        recalls = [float(said[female].mean()), float((~said[~female]).mean())]
+        return {"balanced_accuracy": round(float(np.mean(recalls)), 4), "roc_auc": round(float(roc_auc_score(female, prob)), 4)}
+
+    candidates = {
+        "gender features, LFW only": ("gender", "base", False, False),
+        "gender features, LFW + real": ("gender", "base", True, False),
+        "+ tight framing": ("gender", "tight", True, False),
+        "+ more mask styles": ("gender", "styles", True, False),
+        "+ balance by person, source and class": ("gender", "base", True, True),
+        "identity embedding, LFW + real": ("identity", "base", True, False),
+        "identity embedding, balanced": ("identity", "base", True, True),
+        "gender + identity features, balanced": ("both", "base", True, True),
+    }
+    report: dict = {"protocol": "GENDER-R validation", "faces": {p: int((parts == p).sum()) for p in ("train", "validation")}}
+    for name, (kind, variant, with_real, weighted) in candidates.items():
+        kinds = list(EXTRACTORS) if kind == "both" else [kind]
+        x_lfw = np.concatenate([lfw(variant, k)[0] for k in kinds], axis=1)
+        _, f_lfw, person = lfw(variant, kinds[0])
+        x_real = np.concatenate([real(k) for k in kinds], axis=1)
+        val_person = np.array([lfw_val_person(p) for p in person])
+        x_train, y_train = x_lfw[~val_person], f_lfw[~val_person]
+        w = balanced(y_train, person[~val_person]) if weighted else np.ones(len(y_train))
+        if with_real:
+            train = parts == "train"
+            x_train = np.concatenate([x_train, x_real[train]])
+            y_train = np.concatenate([y_train, truth[train]])
+            w_real = balanced(truth[train], None) if weighted else np.ones(int(train.sum()))
+            w = np.concatenate([w, w_real])
+        scaler = StandardScaler().fit(x_train)
+        best = None
+        for c in (0.01, 0.1, 1.0):
+            head = LogisticRegression(C=c, max_iter=3000).fit(scaler.transform(x_train), y_train, sample_weight=w / w.mean())
+            prob_real = head.predict_proba(scaler.transform(x_real))[:, 1]
+            val = parts == "validation"
+            figs = {
+                "masked": score(truth[val & masked], prob_real[val & masked]),
+                "bare": score(truth[val & ~masked], prob_real[val & ~masked]),
+                "LFW validation masked": score(f_lfw[val_person], head.predict_proba(scaler.transform(x_lfw[val_person]))[:, 1]),
+                "C": c,
+            }
+            mean = (figs["masked"]["balanced_accuracy"] + figs["bare"]["balanced_accuracy"]) / 2
+            if best is None or mean > best[0]:
+                best = (mean, figs)
+        report[name] = best[1]
+        log.info("%s: %s", name, best[1])
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.candidates", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    f = sub.add_parser("features", help="cache the features of the real faces and of each LFW variant")
+    f.add_argument("--faces", type=Path, help="JSON-lines faces (default: the labels dataset's rows)")
+    f.add_argument("--lfw", type=Path, default=DEFAULT_LFW)
+    f.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    s = sub.add_parser("screen", help="score every candidate on GENDER-R validation")
+    s.add_argument("--labels", type=Path, default=DEFAULT_DATASET)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if args.command == "features":
+        cache_features(args.faces, args.lfw, args.root)
+        return 0
+    report = screen(args.labels)
+    (OUT / "screen.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
