@@ -165,3 +165,23 @@ def toy_gender_real(tmp_path_factory) -> tuple[Path, Path]:
     labels.merge(write_toy_gender_real(root))
     labels.save()
     return labels.folder, root
+
+
+@pytest.fixture(scope="session")
+def toy_gender_lfw(tmp_path_factory) -> Path:
+    """An LFW-like imagefolder (``images/<person>/``, ``metadata.csv`` with identity, gender and split) of toy faces."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("toy-lfw")
+    rng = np.random.default_rng(1)
+    lines = ["file_name,identity,gender,split"]
+    for split, people in (("train", 16), ("test", 6)):
+        for p in range(people):
+            person, gender = f"Person{split[:2].upper()}{p}", ("female", "male")[p % 2]
+            (root / "images" / person).mkdir(parents=True)
+            for k in range(3):
+                name = f"images/{person}/{person}_{k:04d}.jpg"
+                Image.fromarray(toy_gender_face(rng, gender, masked=False)).save(root / name)
+                lines.append(f"{name},{person},{gender},{split}")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n")
+    return root
