@@ -51,6 +51,8 @@ MASK_FOLDERS = ("with_mask", "without_mask")
 FILE = re.compile(r"mask/(train|test)/(with_mask|without_mask)/[A-Za-z0-9._-]+\.(?:jpe?g|png)")
 MAX_LABELER = 200
 CARD = "README.md"
+METHOD = "METHOD.md"
+"""Hand-written in the dataset folder: how these labels were made (kept in the card through every import)."""
 
 
 class LabelSetError(ValueError):
@@ -200,7 +202,8 @@ class LabelSet:
         for split in SPLITS:
             rows = sorted(self.split(split), key=face_key)
             _write_atomic(self.folder / f"{split}.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
-        _write_atomic(self.folder / CARD, card(self.rows))
+        method = self.folder / METHOD
+        _write_atomic(self.folder / CARD, card(self.rows, method.read_text().strip() if method.is_file() else ""))
         return self.folder
 
 
@@ -253,11 +256,13 @@ whole photo is the face).
 
 ## How the labels were made
 
-Each `label` is a person's judgement from looking at the face ({labelers}), on pages of many
-faces at once with the shipped model's answer shown on each (`suggestion`, `suggestion_score`:
-`gender-mobilenetv2` before it was retrained on these labels); the labeler kept or flipped it,
-or said `unsure` when it cannot be told. A model's answer is never a label. `time` is when the
-label was given.
+Each `label` is a labeler's judgement from looking at the face (labelers: {labelers}), or
+`unsure` when it cannot be told; a model's answer is never a label. `suggestion` and
+`suggestion_score` are the model answer shown to the labeler next to the face (the shipped
+`gender-mobilenetv2` before it was retrained on these labels), so the share the labelers
+overturned is known. `time` is when the label was given.
+
+{method}
 
 | split | faces | photos' mask folder | female | male | unsure |
 |---|---|---|---|---|---|
@@ -286,8 +291,8 @@ these labels are the maskface project's (MIT).
 """
 
 
-def card(rows: list[dict]) -> str:
-    """The dataset card of ``rows``, counts included."""
+def card(rows: list[dict], method: str = "") -> str:
+    """The dataset card of ``rows``, counts included; ``method`` says how they were made (Markdown)."""
     s = stats(rows)
     table = []
     for split in SPLITS:
@@ -311,6 +316,7 @@ def card(rows: list[dict]) -> str:
         judged=s["suggestions_judged"],
         overturned_share=share(s["suggestions_overturned"], s["suggestions_judged"]),
         undetected=s["undetected"],
+        method=method,
     )
 
 

@@ -13,7 +13,7 @@ features of a different training set, and only the winner is fine-tuned
 - balance: every image alike, or weighted so that each person of LFW counts
   at most as 3 photos, each source (LFW, real) half and each gender half;
 - features: the shipped gender model's (its 1280 pooled features), or the
-  identity model's embedding (a masked face mapped to its bare face's
+  identity model's embedding (LFW faces of the base variant only) (a masked face mapped to its bare face's
   descriptor), or both.
 
 Every choice is scored on GENDER-R validation (never on a test split):
@@ -43,13 +43,14 @@ from maskface.labelset import DEFAULT_DATASET, DEFAULT_ROOT, LabelSet, face_key,
 from maskface.masksim import STYLES, TRAINING_STYLES, simulate_mask
 from maskface.store import load_model
 
-from .data import cut_tight
+from .data import FaceCache, cut_tight
 from .gender_r import crop_rows, part_of
-from .protocols import DEFAULT_LFW, locate_faces, IdmItem
+from .protocols import DEFAULT_LFW
 
 log = logging.getLogger(__name__)
 
 OUT = Path("runs/candidates")
+CACHE_DIR = Path(".cache/maskface")
 EXTRACTORS = {"gender": "gender-mobilenetv2", "identity": "identity-mobilenetv2"}
 #: How LFW training faces are made for each variant: share masked, mask styles, share cut close.
 LFW_VARIANTS = {
@@ -90,32 +91,15 @@ def lfw_rows(lfw: Path) -> list[dict]:
         return [r for r in csv.DictReader(f) if r["split"] == "train" and r["gender"] in ("female", "male")]
 
 
-def located_lfw(lfw: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The central face (box, keypoints) of every LFW image, found as the protocols find it, cached in ``OUT``."""
-    path = OUT / "lfw_faces.npz"
-    if not path.is_file():
-        with open(lfw / "metadata.csv", newline="") as f:
-            items = [IdmItem(r["file_name"], r["identity"]) for r in csv.DictReader(f)]
-        faces = locate_faces(items, lfw)
-        np.savez(
-            path,
-            file_name=np.array([item.file_name for item in items]),
-            box=np.array([faces[item.file_name].box for item in items], np.float32),
-            keypoints=np.array([faces[item.file_name].keypoints for item in items], np.float32),
-        )
-    cached = np.load(path)
-    return {str(n): (b, k) for n, b, k in zip(cached["file_name"], cached["box"], cached["keypoints"])}
-
-
-def lfw_crops(rows: list[dict], lfw: Path, faces: dict, crop: CropSpec, variant: str) -> np.ndarray:
+def lfw_crops(rows: list[dict], lfw: Path, faces: FaceCache, crop: CropSpec, variant: str) -> np.ndarray:
     """LFW training faces framed as :class:`training.data.DetectFraming` frames them, per ``variant``."""
     masked_fraction, styles, tight = LFW_VARIANTS[variant]
     rng = np.random.default_rng(SEED)
     out = np.zeros((len(rows), crop.size, crop.size, 3), np.uint8)
     for i, row in enumerate(tqdm(rows, desc=f"LFW {variant} {crop.size}px", unit="img")):
-        box, keypoints = faces[row["file_name"]]
-        box = tuple(float(v) for v in box)
         pixels = load_image(lfw / row["file_name"])
+        face = faces.locate(pixels, str(lfw / row["file_name"]))
+        box, keypoints = face.box, face.keypoints
         if rng.random() < masked_fraction:
             pixels = simulate_mask(pixels, keypoints, box, style=str(rng.choice(styles)), rng=SEED + i)
         if tight and rng.random() < tight:
@@ -124,12 +108,12 @@ def lfw_crops(rows: list[dict], lfw: Path, faces: dict, crop: CropSpec, variant:
     return out
 
 
-def cache_features(faces_file: Path | None, lfw: Path, root: Path) -> None:
+def cache_features(faces_file: Path | None, lfw: Path, root: Path, cache_dir: Path = CACHE_DIR) -> None:
     """Features of every real face (of ``faces_file`` or the labels dataset) and of each LFW variant, cached."""
     OUT.mkdir(parents=True, exist_ok=True)
     real = read_rows_any(faces_file) if faces_file else LabelSet.load(DEFAULT_DATASET).rows
     rows = lfw_rows(lfw)
-    located = None
+    located = FaceCache(cache_dir)
     for kind, name in EXTRACTORS.items():
         model, crop = feature_model(name)
         path = OUT / f"real-{kind}.npz"
@@ -142,13 +126,12 @@ def cache_features(faces_file: Path | None, lfw: Path, root: Path) -> None:
             x_all = np.concatenate([have["x"], x]) if len(have["keys"]) else x
             np.savez(path, keys=keys_all, x=x_all)
             log.info("%s features of %d more real faces", kind, len(todo))
-        for variant in LFW_VARIANTS:
+        for variant in LFW_VARIANTS if kind == "gender" else ["base"]:
             path = OUT / f"lfw-{variant}-{kind}.npz"
             if path.is_file():
                 continue
-            if located is None:
-                located = located_lfw(lfw)
             x = features(model, lfw_crops(rows, lfw, located, crop, variant))
+            located.save()
             np.savez(path, x=x, gender=np.array([r["gender"] for r in rows]), person=np.array([r["identity"] for r in rows]))
             log.info("cached %s", path)
 

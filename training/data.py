@@ -37,6 +37,11 @@ from maskface.labelset import SPLITS, LabelSet
 from maskface.masksim import simulate_mask
 from maskface.tasks import Task
 
+<<<<<<< HEAD
+=======
+from .protocols import LocatedFace, locate_face
+
+>>>>>>> 7c7c486 (data/labels/gender-real: 3,995 faces of mask/ labelled by eye (test complete, 3,402 train), imported with labels import; the card keeps a hand-written METHOD.md; face locations cached across framing variants)
 log = logging.getLogger(__name__)
 
 BALANCE_METHODS = ("none", "under", "over", "smote")
@@ -141,7 +146,55 @@ def row_label(ds: datasets.Dataset, task: Task) -> Callable[[dict], str]:
     return lambda row: row[column]
 
 
-def to_arrays(ds: datasets.Dataset, task: Task, size: int, framing: DetectFraming | None = None) -> ArraySplit:
+class FaceCache:
+    """The central face of each photo file (:func:`training.protocols.locate_face`), kept in ``cache_dir`` by the
+    file's resolved path: detection is the slow part of framing, and every framing variant needs the same faces."""
+
+    def __init__(self, cache_dir: Path | str | None, detector: str = "auto") -> None:
+        self.detector_name = detector
+        self.path = Path(cache_dir) / f"faces-{detector}.npz" if cache_dir else None
+        self.faces: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
+        self._detector = None
+        self._new = 0
+        if self.path is not None and self.path.is_file():
+            with np.load(self.path) as saved:
+                for key, box, keypoints, detected in zip(saved["files"], saved["box"], saved["keypoints"], saved["detected"]):
+                    self.faces[str(key)] = (box, keypoints, bool(detected))
+
+    def locate(self, pixels: np.ndarray, file: str | None = None) -> LocatedFace:
+        key = str(Path(file).resolve()) if file else None
+        if key in self.faces:
+            box, keypoints, detected = self.faces[key]
+            return LocatedFace(pixels, tuple(float(v) for v in box), keypoints, detected)
+        if self._detector is None:
+            self._detector = make_detector(self.detector_name)
+        face = locate_face(pixels, self._detector)
+        if key:
+            self.faces[key] = (np.asarray(face.box, np.float32), np.asarray(face.keypoints, np.float32), face.detected)
+            self._new += 1
+        return face
+
+    def save(self) -> None:
+        """Write the cache (atomically) when faces were added."""
+        if self.path is None or not self._new:
+            return
+        keys = sorted(self.faces)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".tmp-{uuid.uuid4().hex}.npz")
+        np.savez(
+            tmp,
+            files=np.array(keys),
+            box=np.array([self.faces[k][0] for k in keys], np.float32),
+            keypoints=np.array([self.faces[k][1] for k in keys], np.float32),
+            detected=np.array([self.faces[k][2] for k in keys]),
+        )
+        tmp.replace(self.path)
+        self._new = 0
+
+
+def to_arrays(
+    ds: datasets.Dataset, task: Task, size: int, framing: DetectFraming | None = None, cache_dir: Path | None = None
+) -> ArraySplit:
     """Decode, frame and resize every image; map the dataset's labels onto the task's label order.
 
     Without ``framing`` an image is taken as a face crop and padded to a square
@@ -161,18 +214,19 @@ def to_arrays(ds: datasets.Dataset, task: Task, size: int, framing: DetectFramin
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             images = list(tqdm(pool.map(lambda source: pad_to_square(load_image(source), size), sources), **progress))
     else:
-        detector = make_detector(framing.detector)
+        faces = FaceCache(cache_dir, framing.detector)
         rng = np.random.default_rng(framing.seed)
         images = []
         for i, source in tqdm(zip(keep, sources), **progress):
             pixels = load_image(source)
-            face = locate_face(pixels, detector)
+            face = faces.locate(pixels, source if isinstance(source, str) else None)
             if rng.random() < framing.masked_fraction:
                 style = str(rng.choice(framing.styles)) if framing.styles else None
                 pixels = simulate_mask(pixels, face.keypoints, face.box, style=style, rng=framing.seed + i)
             if framing.tight_fraction and rng.random() < framing.tight_fraction:
                 pixels = cut_tight(pixels, face.box, rng)
             images.append(crop_square(pixels, face.box, size, framing.scale))
+        faces.save()
     labels = np.asarray([task.labels.index(found[i]) for i in keep], dtype=np.int32)
     return ArraySplit(np.stack(images), labels, list(task.labels))
 

@@ -142,7 +142,9 @@ def training_data(
         rows = data_lib.per_person(rows, cfg.per_person, cfg.seed)
     # the dataset's fingerprint changes with its files, so a grown dataset is never served stale arrays
     key = {"rows": generate_fingerprint(rows), "task": task.name, "size": size, "framing": framing}
-    full = data_lib.cached_arrays(cfg.cache_dir, key, lambda: data_lib.to_arrays(rows, task, size, framing))
+    full = data_lib.cached_arrays(
+        cfg.cache_dir, key, lambda: data_lib.to_arrays(rows, task, size, framing, cfg.cache_dir)
+    )
     if cfg.limit:
         full = full.subset(np.random.default_rng(cfg.seed).permutation(len(full))[: cfg.limit])
     labeled = None
