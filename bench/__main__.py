@@ -40,6 +40,10 @@ def _run_part(part: str, quick: bool, data: Path) -> dict:
         from . import accuracy
 
         return accuracy.run(quick, data)
+    if part == "gender":
+        from . import gender
+
+        return gender.run(quick, data)
     if part == "speed":
         from . import speed
 

@@ -2,9 +2,7 @@
 
 * MASK, each shipped mask model: through the CLI, ``predict --assume-face``
   on ``mask/test`` (:mod:`bench.mask_accuracy`).
-* GENDER-M, each shipped gender model: :func:`training.evaluate.evaluate` on
-  LFW ``split=test``, masked and bare. It runs on a copy of the model folder,
-  since it draws confusion-matrix PNGs beside the model.
+* GENDER-M and GENDER-R: the ``gender`` part (:mod:`bench.gender`).
 * ID-M, each shipped identity model: :func:`training.evaluate.evaluate_identity`,
   which enrols as the product does; skipped with a note while none is shipped. The
   baselines measured earlier (dlib, frozen ImageNet MobileNetV2; dlib needs an
@@ -12,15 +10,13 @@
 
     python -m bench accuracy [--quick] [--out bench/results/accuracy.json]
 
-``--quick`` measures MASK only (GENDER-M and ID-M take minutes per model).
+``--quick`` measures MASK only (ID-M takes minutes per model).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 
@@ -53,19 +49,6 @@ def mask_figures(models: list[str], data: Path) -> dict[str, dict]:
     return {model: score_cli(model, data / "mask") for model in models}
 
 
-def gender_figures(models: list[str], data: Path) -> dict[str, dict]:
-    from maskface.store import resolve
-    from training.evaluate import evaluate
-
-    results = {}
-    for model in models:
-        with tempfile.TemporaryDirectory(prefix="maskface-eval-") as tmp:
-            copy = shutil.copytree(resolve(model), Path(tmp) / model)
-            report = evaluate(str(copy), str(data / "lfw"), "test")
-        results[model] = {condition: report[f"GENDER-M {condition}"] for condition in ("masked", "unmasked")}
-    return results
-
-
 def idm_figures(models: list[str], data: Path) -> dict[str, dict]:
     """ID-M of each identity model, enrolling as the product does (``training.evaluate.evaluate_identity``)."""
     from maskface.store import load_model
@@ -94,9 +77,8 @@ def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
     by_task = shipped_by_task()
     report: dict = {"quick": quick, "notes": [], "MASK": mask_figures(by_task.get("mask", []), data)}
     if quick:
-        report["notes"].append("quick run: GENDER-M and ID-M not measured")
+        report["notes"].append("quick run: ID-M not measured")
         return report
-    report["GENDER-M"] = gender_figures(by_task.get("gender", []), data)
     identity = by_task.get("identity", [])
     if not identity:
         report["notes"].append("no identity model is shipped in models/: ID-M shows the stored baselines only")

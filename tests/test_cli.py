@@ -217,3 +217,35 @@ def test_labels_delete_removes_one_labelers_contributions(tmp_path, capsys):
     assert cli.main(["labels", "delete", "--name", "Ada", "--labels-dir", str(tmp_path / "labels")]) == 0
     assert json.loads(capsys.readouterr().out) == {"deleted": 2}
     assert [r["labeler_name"] for r in LabelStore(tmp_path / "labels").records()] == ["Grace"]
+
+
+def test_labels_import_merges_valid_rows_and_names_the_lines_left_out(tmp_path, capsys):
+    from conftest import write_toy_gender_real
+    from maskface.labelset import LabelSet
+
+    root = tmp_path / "data"
+    rows = write_toy_gender_real(root, per_part=2)
+    lines = [json.dumps(r) for r in rows] + [json.dumps(dict(rows[0], file="mask/train/with_mask/gone.jpg"))]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    dataset = tmp_path / "gender-real"
+    code = cli.main(["labels", "import", str(tmp_path / "in.jsonl"), "--dataset", str(dataset), "--root", str(root)])
+    out, err = capsys.readouterr()
+    assert code == 2 and json.loads(out)["added"] == len(rows) and "line 9: no photo" in err
+    assert len(LabelSet.load(dataset).rows) == len(rows) and (dataset / "README.md").is_file()
+
+
+def test_labels_export_writes_the_grid_labels_of_shared_photos_as_rows(tmp_path, capsys):
+    from maskface.labels import LabelStore, new_labeler_id
+    from maskface.labelset import check_row
+
+    store, me = LabelStore(tmp_path / "labels"), new_labeler_id()
+    crop = np.full((40, 40, 3), 120, np.uint8)
+    store.add(crop, "gender", "female", labeler_id=me, consent=True,
+              source_file="mask/train/without_mask/a.jpg", box=[3, 4, 30, 31])
+    store.add(crop, "gender", "male", labeler_id=me, consent=True)  # an upload: no shared photo
+    out = tmp_path / "grid.jsonl"
+    code = cli.main(["labels", "export", "--labels-dir", str(tmp_path / "labels"), "--labeler", "maskface team",
+                     "--out", str(out)])
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and "1 gender label(s) of uploads" in capsys.readouterr().err
+    assert row == check_row(row) and (row["file"], row["label"], row["box"]) == ("mask/train/without_mask/a.jpg", "female", [3.0, 4.0, 30.0, 31.0])

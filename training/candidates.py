@@ -12,8 +12,9 @@ features of a different training set, and only the winner is fine-tuned
 - mask styles: the protocols' four, or also the training-only ones (``styles``);
 - balance: every image alike, or weighted so that each person of LFW counts
   at most as 3 photos, each source (LFW, real) half and each gender half;
-- features: the shipped gender model's (its 1280 pooled features), or the
-  identity model's embedding (LFW faces of the base variant only) (a masked face mapped to its bare face's
+- features: the shipped gender model's (its 1280 pooled features), ImageNet
+  MobileNetV2's (no face training: is the gender model's trunk worth starting
+  from?), or the identity model's embedding (these two on the base variant only) (a masked face mapped to its bare face's
   descriptor), or both.
 
 Every choice is scored on GENDER-R validation (never on a test split):
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 OUT = Path("runs/candidates")
 CACHE_DIR = Path(".cache/maskface")
-EXTRACTORS = {"gender": "gender-mobilenetv2", "identity": "identity-mobilenetv2"}
+EXTRACTORS = {"gender": "gender-mobilenetv2", "identity": "identity-mobilenetv2", "imagenet": None}
 #: How LFW training faces are made for each variant: share masked, mask styles, share cut close.
 LFW_VARIANTS = {
     "base": (0.6, STYLES, 0.0),
@@ -68,10 +69,16 @@ def lfw_val_person(person: str) -> bool:
     return int(hashlib.sha256(person.encode()).hexdigest()[:8], 16) < LFW_VAL_FRACTION * 16**8
 
 
-def feature_model(name: str):
-    """The shipped model's features: the gender model's pooled features (before its head), the identity embedding."""
+def feature_model(name: str | None):
+    """The shipped model's features: the gender model's pooled features (before its head), the identity embedding;
+    None: ImageNet MobileNetV2's pooled features (no face training), at the gender model's crop."""
     import keras
 
+    if name is None:
+        from maskface.architectures import build_model, default_backbone_weights
+
+        model = build_model("mobilenetv2", 2, 160, weights=default_backbone_weights("mobilenetv2"))
+        return keras.Model(model.inputs, model.get_layer("probs").input), CropSpec(160, 1.2)
     stored = load_model(name)
     model = stored.model
     if stored.spec.task != "identity":
@@ -169,9 +176,6 @@ def screen(labels: Path = DEFAULT_DATASET) -> dict:
         cached = np.load(OUT / f"lfw-{variant}-{kind}.npz")
         return cached["x"], cached["gender"] == "female", cached["person"]
 
-    def both(kind_fn):
-        return lambda *a: np.concatenate([kind_fn(*a, k) for k in EXTRACTORS], axis=1)
-
     def balanced(female: np.ndarray, person: np.ndarray | None) -> np.ndarray:
         w = np.ones(len(female))
         if person is not None:
@@ -194,11 +198,12 @@ def screen(labels: Path = DEFAULT_DATASET) -> dict:
         "+ balance by person, source and class": ("gender", "base", True, True),
         "identity embedding, LFW + real": ("identity", "base", True, False),
         "identity embedding, balanced": ("identity", "base", True, True),
-        "gender + identity features, balanced": ("both", "base", True, True),
+        "gender + identity features, balanced": ("gender+identity", "base", True, True),
+        "ImageNet features, LFW + real, balanced": ("imagenet", "base", True, True),
     }
     report: dict = {"protocol": "GENDER-R validation", "faces": {p: int((parts == p).sum()) for p in ("train", "validation")}}
     for name, (kind, variant, with_real, weighted) in candidates.items():
-        kinds = list(EXTRACTORS) if kind == "both" else [kind]
+        kinds = kind.split("+")
         x_lfw = np.concatenate([lfw(variant, k)[0] for k in kinds], axis=1)
         _, f_lfw, person = lfw(variant, kinds[0])
         x_real = np.concatenate([real(k) for k in kinds], axis=1)
