@@ -75,7 +75,7 @@ def feature_model(name: str | None):
     import keras
 
     if name is None:
-        from maskface.architectures import build_model, default_backbone_weights
+        from .architectures import build_model, default_backbone_weights
 
         model = build_model("mobilenetv2", 2, 160, weights=default_backbone_weights("mobilenetv2"))
         return keras.Model(model.inputs, model.get_layer("probs").input), CropSpec(160, 1.2)

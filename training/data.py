@@ -37,11 +37,6 @@ from maskface.labelset import SPLITS, LabelSet
 from maskface.masksim import simulate_mask
 from maskface.tasks import Task
 
-<<<<<<< HEAD
-=======
-from .protocols import LocatedFace, locate_face
-
->>>>>>> 7c7c486 (data/labels/gender-real: 3,995 faces of mask/ labelled by eye (test complete, 3,402 train), imported with labels import; the card keeps a hand-written METHOD.md; face locations cached across framing variants)
 log = logging.getLogger(__name__)
 
 BALANCE_METHODS = ("none", "under", "over", "smote")
