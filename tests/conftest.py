@@ -122,41 +122,10 @@ def face_photo() -> np.ndarray:
     return np.stack([x * 5, y * 4, (x + y) * 2], axis=-1).astype(np.uint8)
 
 
-def toy_gender_face(rng: np.random.Generator, gender: str, masked: bool) -> np.ndarray:
-    """A 40x36 toy face whose gender shows in its top band (red: female, blue: male); masked: dark lower half."""
-    pixels = rng.integers(100, 200, (40, 36, 3), dtype=np.uint8)
-    pixels[:10, :, 0 if gender == "female" else 2] = 250
-    if masked:
-        pixels[22:] = rng.integers(0, 40, (18, 36, 3), dtype=np.uint8)
-    return pixels
-
-
-def write_toy_gender_real(root: Path, per_part: int = 12, seed: int = 0) -> list[dict]:
-    """Toy photos under ``root/mask/<split>/<folder>/`` and their labels-dataset rows (maskface.labelset's schema):
-    each photo is one face, labelled on the whole photo; one train face in six is ``unsure``."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for split in ("train", "test"):
-        for folder in ("with_mask", "without_mask"):
-            (root / "mask" / split / folder).mkdir(parents=True, exist_ok=True)
-            for i in range(per_part):
-                gender = ("female", "male")[i % 2]
-                name = f"mask/{split}/{folder}/{folder}_{split}{i:03d}.jpg"
-                Image.fromarray(toy_gender_face(rng, gender, folder == "with_mask")).save(root / name)
-                label = "unsure" if split == "train" and i % 6 == 5 else gender
-                rows.append({
-                    "file": name, "split": split, "mask_folder": folder, "box": [0, 0, 36, 40], "detected": False,
-                    "label": label, "suggestion": ("female", "male")[(i // 2) % 2], "suggestion_score": 0.8,
-                    "labeler": "maskface team", "time": f"2025-01-01T00:00:{i:02d}Z",
-                })
-    return rows
-
-
 @pytest.fixture(scope="session")
 def toy_gender_real(tmp_path_factory) -> tuple[Path, Path]:
     """(labels dataset folder, shared root) of toy real-photo gender labels, saved by maskface.labelset."""
+    from gender_toys import write_toy_gender_real
     from maskface.labelset import LabelSet
 
     base = tmp_path_factory.mktemp("gender-real")
@@ -170,6 +139,7 @@ def toy_gender_real(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def toy_gender_lfw(tmp_path_factory) -> Path:
     """An LFW-like imagefolder (``images/<person>/``, ``metadata.csv`` with identity, gender and split) of toy faces."""
+    from gender_toys import toy_gender_face
     from PIL import Image
 
     root = tmp_path_factory.mktemp("toy-lfw")

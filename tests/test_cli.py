@@ -220,7 +220,7 @@ def test_labels_delete_removes_one_labelers_contributions(tmp_path, capsys):
 
 
 def test_labels_import_merges_valid_rows_and_names_the_lines_left_out(tmp_path, capsys):
-    from conftest import write_toy_gender_real
+    from gender_toys import write_toy_gender_real
     from maskface.labelset import LabelSet
 
     root = tmp_path / "data"

@@ -7,7 +7,7 @@ import json
 import datasets
 import pytest
 
-from conftest import write_toy_gender_real
+from gender_toys import write_toy_gender_real
 from maskface.labelset import DEFAULT_DATASET, LabelSet, LabelSetError, check_row, read_rows, rows_from_store, stats
 
 
@@ -16,9 +16,9 @@ def rows(tmp_path):
     return write_toy_gender_real(tmp_path / "data", per_part=6)
 
 
-def test_a_saved_dataset_loads_with_datasets_as_train_and_test_splits(toy_gender_real):
+def test_a_saved_dataset_loads_with_datasets_as_train_and_test_splits(toy_gender_real, tmp_path):
     folder, _ = toy_gender_real
-    loaded = datasets.load_dataset(str(folder))
+    loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "hf"))
     assert set(loaded) == {"train", "test"}
     assert len(loaded["train"]) == 24 and len(loaded["test"]) == 24
     assert {"file", "box", "label", "suggestion", "labeler", "time"} <= set(loaded["test"].column_names)
@@ -96,11 +96,19 @@ def test_the_apps_grid_labels_of_shared_photos_export_as_rows():
     assert (found[0]["split"], found[0]["mask_folder"], found[0]["suggestion"]) == ("test", "with_mask", "male")
 
 
-def test_the_repo_dataset_is_valid_and_loads_with_datasets():
+def test_the_repo_dataset_is_valid_and_loads_with_datasets(tmp_path):
     """The labels kept in the repo: every row valid, every test face labelled, at least 2,000 train faces."""
     if not (DEFAULT_DATASET / "test.jsonl").is_file():
         pytest.skip(f"no labels dataset at {DEFAULT_DATASET} yet")
     labels = LabelSet.load(DEFAULT_DATASET)  # raises on any invalid row
-    loaded = datasets.load_dataset(str(DEFAULT_DATASET))
+    loaded = datasets.load_dataset(str(DEFAULT_DATASET), cache_dir=str(tmp_path / "hf"))
     assert len(loaded["train"]) == len(labels.split("train")) >= 2000
     assert len(loaded["test"]) == len(labels.split("test")) > 0
+
+
+def test_every_photo_of_mask_test_has_its_faces_labelled(shared_data):
+    if not (DEFAULT_DATASET / "test.jsonl").is_file():
+        pytest.skip(f"no labels dataset at {DEFAULT_DATASET} yet")
+    labelled = {row["file"] for row in LabelSet.load(DEFAULT_DATASET).split("test")}
+    photos = {p.relative_to(shared_data).as_posix() for p in (shared_data / "mask" / "test").glob("*/*.jpg")}
+    assert photos == labelled
