@@ -75,6 +75,8 @@ model). Detector boxes are enlarged {{ scale }}x and squared; face photos given 
 
 Reproduce: `{{ reproduce }}`
 
+{{ calibration }}
+
 ## Training
 
 Trained on {{ date }}.
@@ -189,6 +191,22 @@ def results(metrics: dict[str, dict]) -> tuple[list[EvalResult], str]:
     return eval_results, "\n\n".join(parts) or "Not evaluated yet."
 
 
+def calibration_text(calibration: dict, metrics: dict) -> str:
+    """The card's calibration paragraph: the temperature, what it was fitted on, ECE before and after."""
+    if not calibration:
+        return ""
+    lines = [
+        f"Confidence calibrated by temperature scaling: T = {calibration['temperature']} (the logits are divided "
+        f"by T; answers do not change), fitted on {calibration['fitted_on']} ({calibration['faces']} faces), "
+        f"where the expected calibration error (15 bins) went from {calibration['ece_before']:.3f} to "
+        f"{calibration['ece_after']:.3f}."
+    ]
+    for protocol, m in metrics.items():
+        if "ece" in m and "ece_uncalibrated" in m:
+            lines.append(f"{protocol} ({m['split']}): ECE {m['ece_uncalibrated']:.3f} uncalibrated, {m['ece']:.3f} calibrated.")
+    return " ".join(lines)
+
+
 def write_card(folder: str | Path, spec: ModelSpec) -> Path:
     """Render ``README.md`` for the model saved in ``folder``."""
     folder = Path(folder)
@@ -233,7 +251,9 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         outputs=outputs,
         results_table=results_markdown,
         reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir}"
-        + ("" if embedder else " --split test"),
+        + ("" if embedder else " --split test")
+        + (" --labels data/labels/gender-real" if any(p.startswith("GENDER-R") for p in spec.metrics) else ""),
+        calibration=calibration_text(spec.calibration, spec.metrics),
         date=spec.training.get("trained_at", "an unrecorded date"),
         data_used=data_used(spec.training),
         curves=curves,
