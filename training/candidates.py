@@ -14,7 +14,7 @@ features of a different training set, and only the winner is fine-tuned
   at most as 3 photos, each source (LFW, real) half and each gender half;
 - features: the shipped gender model's (its 1280 pooled features), ImageNet
   MobileNetV2's (no face training: is the gender model's trunk worth starting
-  from?), or the identity model's embedding (these two on the base variant only) (a masked face mapped to its bare face's
+  from?; base variant only), or the identity model's embedding (a masked face mapped to its bare face's
   descriptor), or both.
 
 Every choice is scored on GENDER-R validation (never on a test split):
@@ -133,7 +133,7 @@ def cache_features(faces_file: Path | None, lfw: Path, root: Path, cache_dir: Pa
             x_all = np.concatenate([have["x"], x]) if len(have["keys"]) else x
             np.savez(path, keys=keys_all, x=x_all)
             log.info("%s features of %d more real faces", kind, len(todo))
-        for variant in LFW_VARIANTS if kind == "gender" else ["base"]:
+        for variant in LFW_VARIANTS if kind != "imagenet" else ["base"]:
             path = OUT / f"lfw-{variant}-{kind}.npz"
             if path.is_file():
                 continue
@@ -156,7 +156,7 @@ def key_text(row: dict) -> str:
     return f"{file}|{','.join(map(str, box))}"
 
 
-def screen(labels: Path = DEFAULT_DATASET) -> dict:
+def screen(labels: Path = DEFAULT_DATASET, only: str | None = None) -> dict:
     """Fit every candidate's head and score it on GENDER-R validation and LFW validation (masked)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -198,11 +198,15 @@ def screen(labels: Path = DEFAULT_DATASET) -> dict:
         "+ balance by person, source and class": ("gender", "base", True, True),
         "identity embedding, LFW + real": ("identity", "base", True, False),
         "identity embedding, balanced": ("identity", "base", True, True),
+        "identity embedding, + tight framing": ("identity", "tight", True, False),
+        "identity embedding, + more mask styles": ("identity", "styles", True, False),
         "gender + identity features, balanced": ("gender+identity", "base", True, True),
         "ImageNet features, LFW + real, balanced": ("imagenet", "base", True, True),
     }
     report: dict = {"protocol": "GENDER-R validation", "faces": {p: int((parts == p).sum()) for p in ("train", "validation")}}
     for name, (kind, variant, with_real, weighted) in candidates.items():
+        if only and only not in name:
+            continue
         kinds = kind.split("+")
         x_lfw = np.concatenate([lfw(variant, k)[0] for k in kinds], axis=1)
         _, f_lfw, person = lfw(variant, kinds[0])
@@ -245,13 +249,16 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     s = sub.add_parser("screen", help="score every candidate on GENDER-R validation")
     s.add_argument("--labels", type=Path, default=DEFAULT_DATASET)
+    s.add_argument("--only", help="screen only the candidates whose name contains this")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.command == "features":
         cache_features(args.faces, args.lfw, args.root)
         return 0
-    report = screen(args.labels)
-    (OUT / "screen.json").write_text(json.dumps(report, indent=1) + "\n")
+    report = screen(args.labels, args.only)
+    (OUT / ("screen.json" if not args.only else f"screen-{args.only.replace(' ', '_')}.json")).write_text(
+        json.dumps(report, indent=1) + "\n"
+    )
     print(json.dumps(report, indent=1))
     return 0
 

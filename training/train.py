@@ -44,7 +44,7 @@ from .progress import AtomicBackupAndRestore, EpochLog, KeepBest, RunFolder
 log = logging.getLogger(__name__)
 
 # Where fine-tuning starts in each pretrained backbone.
-FINE_TUNE_FROM = {"mobilenetv2": "block_13", "vgg16": "block4"}
+FINE_TUNE_FROM = {"mobilenetv2": "block_13", "vgg16": "block4", "mobilenetv2-face": "block_13"}
 # How far a detector box is enlarged so a detected face is framed like the training photos:
 # on 276 single-face images of mask/train, image side / RetinaFace box side has median 1.2.
 DETECTOR_BOX_SCALE = 1.2

@@ -5,7 +5,7 @@ import pytest
 from training.architectures import BACKBONE, build_model, set_backbone_trainable
 
 
-@pytest.mark.parametrize("arch", ["cnn", "mobilenetv2", "vgg16"])
+@pytest.mark.parametrize("arch", ["cnn", "mobilenetv2", "vgg16", "mobilenetv2-face"])
 def test_each_architecture_outputs_class_probabilities(arch):
     model = build_model(arch, 3, 32, weights=None)
     probs = np.asarray(model(np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")))
@@ -67,3 +67,24 @@ def test_offline_imagenet_download_says_what_to_do(monkeypatch):
     monkeypatch.setattr("keras.src.applications.vgg16.file_utils.get_file", no_network, raising=False)
     with pytest.raises(RuntimeError, match="--weights PATH"):
         build_model("vgg16", 2, 32, weights="imagenet")
+
+
+def test_the_face_trunk_starts_from_an_identity_models_embedding(tmp_path, tiny_gender_model):
+    from maskface.crops import CropSpec
+    from maskface.store import ModelSpec, save_model
+    from training.architectures import build_embedder
+
+    keras.utils.set_random_seed(1)
+    identity = save_model(
+        build_embedder("mobilenetv2", 128, 32, weights=None),
+        ModelSpec("identity", "mobilenetv2", [], CropSpec(32, 1.2)),
+        tmp_path / "identity",
+    )
+    model = build_model("mobilenetv2-face", 2, 32, weights=str(identity))
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    embedding = keras.Model(model.inputs, model.get_layer("embedding").output)
+    from maskface.store import load_model
+
+    np.testing.assert_allclose(embedding(pixels), load_model(identity).model(pixels), atol=1e-6)
+    with pytest.raises(ValueError, match="starts from an identity model"):
+        build_model("mobilenetv2-face", 2, 32, weights=str(tiny_gender_model))
