@@ -1,21 +1,18 @@
 """Gender accuracy of every shipped gender model, on both protocols, measured afresh.
 
-* GENDER-M (LFW ``split=test`` with simulated masks, and bare): :func:`training.evaluate.evaluate`,
-  on a copy of the model folder (it draws confusion-matrix PNGs beside the model).
+* GENDER-M (LFW ``split=test`` with simulated masks, and bare): :func:`training.evaluate.evaluate`.
 * GENDER-R (real masked faces of ``mask/test``, labelled by people, ``data/labels/gender-real``):
   :func:`training.gender_r.evaluate`, each photo through the analyzer as ``predict`` runs it;
   balanced accuracy, ROC AUC and expected calibration error, with and without the model's
   temperature.
 
-    python -m bench.gender [--quick] [--out bench/results/gender.json]
+    python -m bench gender [--quick] [--out bench/results/gender.json]
 
 ``--quick`` measures GENDER-R only.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 from .accuracy import RESULTS, shipped_by_task
@@ -25,14 +22,11 @@ DEFAULT_OUT = RESULTS / "gender.json"
 
 
 def gender_m(models: list[str], data: Path) -> dict[str, dict]:
-    from maskface.store import resolve
     from training.evaluate import evaluate
 
     results = {}
     for model in models:
-        with tempfile.TemporaryDirectory(prefix="maskface-eval-") as tmp:
-            copy = shutil.copytree(resolve(model), Path(tmp) / model)
-            report = evaluate(str(copy), str(data / "lfw"), "test")
+        report = evaluate(model, str(data / "lfw"), "test")
         results[model] = {condition: report[f"GENDER-M {condition}"] for condition in ("masked", "unmasked")}
     return results
 
