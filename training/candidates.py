@@ -14,7 +14,7 @@ features of a different training set, and only the winner is fine-tuned
   at most as 3 photos, each source (LFW, real) half and each gender half;
 - features: the shipped gender model's (its 1280 pooled features), ImageNet
   MobileNetV2's (no face training: is the gender model's trunk worth starting
-  from?; base variant only), or the identity model's embedding (a masked face mapped to its bare face's
+  from?), or the identity model's embedding (these two on the base variant only) (a masked face mapped to its bare face's
   descriptor), or both.
 
 Every choice is scored on GENDER-R validation (never on a test split):
@@ -23,6 +23,7 @@ balanced accuracy of masked and bare faces; LFW validation (a tenth of LFW
 
     python -m training.candidates features [--faces FILE.jsonl]   # cache features (runs/candidates/)
     python -m training.candidates screen                          # -> runs/candidates/screen.json
+    python -m training.candidates head --out runs/gender-face-head  # the winner's head as a model
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import hashlib
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +135,7 @@ def cache_features(faces_file: Path | None, lfw: Path, root: Path, cache_dir: Pa
             x_all = np.concatenate([have["x"], x]) if len(have["keys"]) else x
             np.savez(path, keys=keys_all, x=x_all)
             log.info("%s features of %d more real faces", kind, len(todo))
-        for variant in LFW_VARIANTS if kind != "imagenet" else ["base"]:
+        for variant in LFW_VARIANTS if kind == "gender" else ["base"]:
             path = OUT / f"lfw-{variant}-{kind}.npz"
             if path.is_file():
                 continue
@@ -156,88 +158,163 @@ def key_text(row: dict) -> str:
     return f"{file}|{','.join(map(str, box))}"
 
 
-def screen(labels: Path = DEFAULT_DATASET, only: str | None = None) -> dict:
-    """Fit every candidate's head and score it on GENDER-R validation and LFW validation (masked)."""
-    from sklearn.linear_model import LogisticRegression
+#: Each candidate: (features, LFW variant, with the real training faces, balanced weights).
+CANDIDATES = {
+    "gender features, LFW only": ("gender", "base", False, False),
+    "gender features, LFW + real": ("gender", "base", True, False),
+    "+ tight framing": ("gender", "tight", True, False),
+    "+ more mask styles": ("gender", "styles", True, False),
+    "+ balance by person, source and class": ("gender", "base", True, True),
+    "identity embedding, LFW + real": ("identity", "base", True, False),
+    "identity embedding, balanced": ("identity", "base", True, True),
+    "gender + identity features, balanced": ("gender+identity", "base", True, True),
+    "ImageNet features, LFW + real, balanced": ("imagenet", "base", True, True),
+}
+C_VALUES = (0.01, 0.1, 1.0)
+
+
+@dataclass
+class Faces:
+    """The labelled ``mask/train`` faces (GENDER-R's train and validation parts) and LFW's training faces."""
+
+    rows: list[dict]
+    parts: np.ndarray
+    female: np.ndarray
+    masked: np.ndarray
+
+    @classmethod
+    def load(cls, labels: Path) -> Faces:
+        rows = [r for r in LabelSet.load(labels).rows if r["label"] in ("female", "male") and r["split"] == "train"]
+        return cls(
+            rows,
+            np.array([part_of(r) for r in rows]),
+            np.array([r["label"] == "female" for r in rows]),
+            np.array([r["mask_folder"] == "with_mask" for r in rows]),
+        )
+
+    def real(self, kinds: list[str]) -> np.ndarray:
+        """The cached features of these faces."""
+        columns = []
+        for kind in kinds:
+            cached = np.load(OUT / f"real-{kind}.npz")
+            index = {k: i for i, k in enumerate(cached["keys"])}
+            columns.append(cached["x"][[index[key_text(row)] for row in self.rows]])
+        return np.concatenate(columns, axis=1)
+
+
+def lfw_features(variant: str, kinds: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cached features of LFW's training faces (one variant), whether each is female, and each one's person."""
+    cached = [np.load(OUT / f"lfw-{variant}-{kind}.npz") for kind in kinds]
+    return np.concatenate([c["x"] for c in cached], axis=1), cached[0]["gender"] == "female", cached[0]["person"]
+
+
+def balanced_weights(female: np.ndarray, person: np.ndarray | None) -> np.ndarray:
+    """Sample weights: each person at most :data:`PERSON_CAP` photos' worth, then each gender half the total."""
+    w = np.ones(len(female))
+    if person is not None:
+        _, inverse, counts = np.unique(person, return_inverse=True, return_counts=True)
+        w = np.minimum(1.0, PERSON_CAP / counts[inverse])
+    for cls in (True, False):
+        w[female == cls] *= 0.5 / w[female == cls].sum()
+    return w
+
+
+def score(female: np.ndarray, prob: np.ndarray) -> dict:
     from sklearn.metrics import roc_auc_score
+
+    said = prob >= 0.5
+    recalls = [float(said[female].mean()), float((~said[~female]).mean())]
+    return {"balanced_accuracy": round(float(np.mean(recalls)), 4), "roc_auc": round(float(roc_auc_score(female, prob)), 4)}
+
+
+def fit_candidate(faces: Faces, name: str) -> tuple[dict, object, object]:
+    """Fit candidate ``name``'s head for each C; return the best one's figures (by the mean of masked and bare
+    balanced accuracy on GENDER-R validation), its scaler and its logistic regression."""
+    from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    rows = [row for row in LabelSet.load(labels).rows if row["label"] in ("female", "male") and row["split"] == "train"]
-    parts = np.array([part_of(row) for row in rows])
-    truth = np.array([row["label"] == "female" for row in rows])
-    masked = np.array([row["mask_folder"] == "with_mask" for row in rows])
+    kind, variant, with_real, weighted = CANDIDATES[name]
+    kinds = kind.split("+")
+    x_lfw, f_lfw, person = lfw_features(variant, kinds)
+    x_real = faces.real(kinds)
+    val_person = np.array([lfw_val_person(p) for p in person])
+    x_train, y_train = x_lfw[~val_person], f_lfw[~val_person]
+    w = balanced_weights(y_train, person[~val_person]) if weighted else np.ones(len(y_train))
+    train, val = faces.parts == "train", faces.parts == "validation"
+    if with_real:
+        x_train = np.concatenate([x_train, x_real[train]])
+        y_train = np.concatenate([y_train, faces.female[train]])
+        w = np.concatenate([w, balanced_weights(faces.female[train], None) if weighted else np.ones(int(train.sum()))])
+    scaler = StandardScaler().fit(x_train)
+    best = None
+    for c in C_VALUES:
+        head = LogisticRegression(C=c, max_iter=3000).fit(scaler.transform(x_train), y_train, sample_weight=w / w.mean())
+        prob = head.predict_proba(scaler.transform(x_real))[:, 1]
+        figs = {
+            "masked": score(faces.female[val & faces.masked], prob[val & faces.masked]),
+            "bare": score(faces.female[val & ~faces.masked], prob[val & ~faces.masked]),
+            "LFW validation masked": score(f_lfw[val_person], head.predict_proba(scaler.transform(x_lfw[val_person]))[:, 1]),
+            "C": c,
+        }
+        mean = (figs["masked"]["balanced_accuracy"] + figs["bare"]["balanced_accuracy"]) / 2
+        if best is None or mean > best[0]:
+            best = (mean, figs, scaler, head)
+    return best[1], best[2], best[3]
 
-    def real(kind: str) -> np.ndarray:
-        cached = np.load(OUT / f"real-{kind}.npz")
-        index = {k: i for i, k in enumerate(cached["keys"])}
-        return cached["x"][[index[key_text(row)] for row in rows]]
 
-    def lfw(variant: str, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        cached = np.load(OUT / f"lfw-{variant}-{kind}.npz")
-        return cached["x"], cached["gender"] == "female", cached["person"]
-
-    def balanced(female: np.ndarray, person: np.ndarray | None) -> np.ndarray:
-        w = np.ones(len(female))
-        if person is not None:
-            _, inverse, counts = np.unique(person, return_inverse=True, return_counts=True)
-            w = np.minimum(1.0, PERSON_CAP / counts[inverse])
-        for cls in (True, False):
-            w[female == cls] *= 0.5 / w[female == cls].sum()
-        return w
-
-    def score(female: np.ndarray, prob: np.ndarray) -> dict:
-        said = prob >= 0.5
-        recalls = [float(said[female].mean()), float((~said[~female]).mean())]
-        return {"balanced_accuracy": round(float(np.mean(recalls)), 4), "roc_auc": round(float(roc_auc_score(female, prob)), 4)}
-
-    candidates = {
-        "gender features, LFW only": ("gender", "base", False, False),
-        "gender features, LFW + real": ("gender", "base", True, False),
-        "+ tight framing": ("gender", "tight", True, False),
-        "+ more mask styles": ("gender", "styles", True, False),
-        "+ balance by person, source and class": ("gender", "base", True, True),
-        "identity embedding, LFW + real": ("identity", "base", True, False),
-        "identity embedding, balanced": ("identity", "base", True, True),
-        "identity embedding, + tight framing": ("identity", "tight", True, False),
-        "identity embedding, + more mask styles": ("identity", "styles", True, False),
-        "gender + identity features, balanced": ("gender+identity", "base", True, True),
-        "ImageNet features, LFW + real, balanced": ("imagenet", "base", True, True),
-    }
-    report: dict = {"protocol": "GENDER-R validation", "faces": {p: int((parts == p).sum()) for p in ("train", "validation")}}
-    for name, (kind, variant, with_real, weighted) in candidates.items():
+def screen(labels: Path = DEFAULT_DATASET, only: str | None = None) -> dict:
+    """Fit every candidate's head and score it on GENDER-R validation and LFW validation (masked)."""
+    faces = Faces.load(labels)
+    report: dict = {"protocol": "GENDER-R validation", "faces": {p: int((faces.parts == p).sum()) for p in ("train", "validation")}}
+    for name in CANDIDATES:
         if only and only not in name:
             continue
-        kinds = kind.split("+")
-        x_lfw = np.concatenate([lfw(variant, k)[0] for k in kinds], axis=1)
-        _, f_lfw, person = lfw(variant, kinds[0])
-        x_real = np.concatenate([real(k) for k in kinds], axis=1)
-        val_person = np.array([lfw_val_person(p) for p in person])
-        x_train, y_train = x_lfw[~val_person], f_lfw[~val_person]
-        w = balanced(y_train, person[~val_person]) if weighted else np.ones(len(y_train))
-        if with_real:
-            train = parts == "train"
-            x_train = np.concatenate([x_train, x_real[train]])
-            y_train = np.concatenate([y_train, truth[train]])
-            w_real = balanced(truth[train], None) if weighted else np.ones(int(train.sum()))
-            w = np.concatenate([w, w_real])
-        scaler = StandardScaler().fit(x_train)
-        best = None
-        for c in (0.01, 0.1, 1.0):
-            head = LogisticRegression(C=c, max_iter=3000).fit(scaler.transform(x_train), y_train, sample_weight=w / w.mean())
-            prob_real = head.predict_proba(scaler.transform(x_real))[:, 1]
-            val = parts == "validation"
-            figs = {
-                "masked": score(truth[val & masked], prob_real[val & masked]),
-                "bare": score(truth[val & ~masked], prob_real[val & ~masked]),
-                "LFW validation masked": score(f_lfw[val_person], head.predict_proba(scaler.transform(x_lfw[val_person]))[:, 1]),
-                "C": c,
-            }
-            mean = (figs["masked"]["balanced_accuracy"] + figs["bare"]["balanced_accuracy"]) / 2
-            if best is None or mean > best[0]:
-                best = (mean, figs)
-        report[name] = best[1]
-        log.info("%s: %s", name, best[1])
+        report[name] = fit_candidate(faces, name)[0]
+        log.info("%s: %s", name, report[name])
     return report
+
+
+def export_head(out: Path, labels: Path = DEFAULT_DATASET, name: str = "identity embedding, LFW + real") -> Path:
+    """The identity-embedding candidate as a model: ``mobilenetv2-face`` whose BatchNorm standardises the embedding
+    as the fitted scaler does and whose head is the logistic regression; calibrated on GENDER-R validation."""
+    from maskface.calibration import apply_temperature, expected_calibration_error, fit_temperature
+    from maskface.store import ModelSpec, save_model
+
+    from .architectures import FACE_TRUNK, build_model
+
+    if CANDIDATES[name][0] != "identity":
+        raise ValueError(f"only an identity-embedding candidate becomes a mobilenetv2-face model, not {name!r}")
+    faces = Faces.load(labels)
+    figs, scaler, head = fit_candidate(faces, name)
+    model = build_model("mobilenetv2-face", 2, 112, weights=FACE_TRUNK)
+    norm = model.get_layer("embedding_norm")
+    norm.set_weights([np.ones(128), np.zeros(128), scaler.mean_, scaler.var_ - norm.epsilon])
+    kernel = np.zeros((128, 2), np.float32)
+    kernel[:, 0] = head.coef_[0]  # labels (female, male): female's logit is the regression's, male's 0
+    model.get_layer("probs").set_weights([kernel, np.array([head.intercept_[0], 0.0], np.float32)])
+    val = faces.parts == "validation"
+    z = scaler.transform(faces.real(["identity"])[val])
+    p_female = head.predict_proba(z)[:, 1]
+    probs, truth = np.stack([p_female, 1 - p_female], axis=1), np.where(faces.female[val], 0, 1)
+    temperature = fit_temperature(probs, truth)
+    calibration = {
+        "temperature": temperature,
+        "fitted_on": "GENDER-R validation",
+        "faces": int(val.sum()),
+        "ece_before": expected_calibration_error(probs, truth),
+        "ece_after": expected_calibration_error(apply_temperature(probs, temperature), truth),
+    }
+    training = {
+        "how": f"python -m training.candidates head --out {out}: logistic regression (C {figs['C']}) on the cached "
+        f"embedding of {FACE_TRUNK} (frozen), candidate {name!r}",
+        "data": "LFW split=train minus a tenth of its people (base variant: 60% with a simulated mask) + GENDER-R train part",
+        "labels_data": {"source": str(labels), "protocol": "GENDER-R", "train": int((faces.parts == "train").sum()),
+                        "held_out": int(val.sum())},
+        "GENDER-R validation": figs,
+    }
+    spec = ModelSpec("gender", "mobilenetv2-face", ["female", "male"], CropSpec(112, 1.2), training=training,
+                     calibration=calibration)
+    return save_model(model, spec, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--faces", type=Path, help="JSON-lines faces (default: the labels dataset's rows)")
     f.add_argument("--lfw", type=Path, default=DEFAULT_LFW)
     f.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    h = sub.add_parser("head", help="save the identity-embedding candidate's head as a mobilenetv2-face model")
+    h.add_argument("--out", type=Path, required=True)
+    h.add_argument("--labels", type=Path, default=DEFAULT_DATASET)
     s = sub.add_parser("screen", help="score every candidate on GENDER-R validation")
     s.add_argument("--labels", type=Path, default=DEFAULT_DATASET)
     s.add_argument("--only", help="screen only the candidates whose name contains this")
@@ -254,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.command == "features":
         cache_features(args.faces, args.lfw, args.root)
+        return 0
+    if args.command == "head":
+        print(export_head(args.out, args.labels))
         return 0
     report = screen(args.labels, args.only)
     (OUT / ("screen.json" if not args.only else f"screen-{args.only.replace(' ', '_')}.json")).write_text(

@@ -117,7 +117,8 @@ def plan(cfg: TrainConfig) -> list[Phase]:
     """From scratch: one phase. Pretrained: the head, then the top of the backbone at a tenth of the rate."""
     if cfg.arch == "cnn":
         return [Phase("scratch", cfg.epochs, cfg.learning_rate, None)]
-    phases = [Phase("head", cfg.epochs, cfg.learning_rate, None)]
+    # --epochs 0: no head phase (a model given with --init-from already has its head)
+    phases = [Phase("head", cfg.epochs, cfg.learning_rate, None)] if cfg.epochs > 0 else []
     if cfg.fine_tune_epochs > 0:
         phases.append(Phase("fine-tune", cfg.fine_tune_epochs, cfg.learning_rate / 10, FINE_TUNE_FROM[cfg.arch]))
     return phases
