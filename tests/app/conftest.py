@@ -102,3 +102,16 @@ def example():
     from gradio_client import handle_file
 
     return lambda name: handle_file(str(EXAMPLES_DIR / name))
+
+
+@pytest.fixture()
+def tab(served):
+    """The Quick labeling tab built on the served app's services, its handlers called directly."""
+    import gradio as gr
+
+    from maskface.app.labeling_tab import LabelingTab
+
+    with gr.Blocks() as demo:
+        tab = LabelingTab(served.services)
+        tab.build(demo)
+    return tab

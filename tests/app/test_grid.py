@@ -11,18 +11,9 @@ from gradio_client.exceptions import AppError
 
 from maskface.app.common import EXAMPLES_DIR
 from maskface.app.grid import FLIP, PAGE_KEYS, PAGE_SIZE
-from maskface.app.labeling_tab import LabelingTab
 from maskface.labels import new_labeler_id
 
 NO_PROGRESS = SimpleNamespace(tqdm=lambda items, **_: items)
-
-
-@pytest.fixture()
-def tab(served):
-    with gr.Blocks() as demo:
-        tab = LabelingTab(served.services)
-        tab.build(demo)
-    return tab
 
 
 def queue(tab, task, images=None, folder=None):

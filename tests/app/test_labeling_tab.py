@@ -132,14 +132,6 @@ def test_deleting_my_contributions_leaves_everyone_elses(client, example, app_se
 
 
 @pytest.fixture()
-def tab(served):
-    with gr.Blocks() as demo:
-        tab = LabelingTab(served.services)
-        tab.build(demo)
-    return tab
-
-
-@pytest.fixture()
 def session(served, tab) -> Session:
     images = [str(EXAMPLES_DIR / "collage-two-faces.jpg")]
     return tab.queue(images, None, "mask", progress=NO_PROGRESS)[0]
