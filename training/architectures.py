@@ -12,8 +12,8 @@ the graph, so a saved model needs nothing but a crop of the right size.
   3 x (Dense 512 + Dropout 0.4), softmax head.
 - ``mobilenetv2-face``: the identity model's MobileNetV2 (distilled from dlib's
   face descriptor, which maps a masked face to its bare face's descriptor:
-  ``training.distill``) with its 128-D unit embedding, then BatchNorm and a
-  softmax head. Faces, not ImageNet objects, are what its features know: on
+  ``training.distill``) with its 128-D unit embedding, then a fixed
+  standardisation and a softmax head. Faces, not ImageNet objects, are what its features know: on
   GENDER-R validation a linear head on this embedding beat one on the
   LFW-trained gender MobileNetV2's features by 15 points on masked faces
   (``python -m training.candidates screen``).
@@ -80,12 +80,13 @@ def build_model(
 
 
 def _mobilenetv2_face(inputs, num_classes: int, trunk: str | None) -> keras.Model:
-    """The identity embedder's graph (as :func:`build_embedder` makes it) + BatchNorm + softmax; the backbone and
-    projection weights are copied from the identity model ``trunk`` (None: left random)."""
-    x = layers.Dropout(0.2)(_mobilenetv2_features(inputs, None))
-    x = layers.Dense(128, name="projection")(x)
+    """The identity embedder's graph (as :func:`build_embedder` makes it, without its training dropout, which
+    moves the embedding too much for a head on it) + a frozen BatchNorm (a fixed standardisation) + softmax;
+    the backbone and projection weights are copied from the identity model ``trunk`` (None: left random)."""
+    x = layers.Dense(128, name="projection")(_mobilenetv2_features(inputs, None))
     x = layers.UnitNormalization(name="embedding")(x)
-    x = layers.BatchNormalization(name="embedding_norm")(x)
+    # a fixed standardisation of the embedding (frozen: batch statistics would shake a head fitted on it)
+    x = layers.BatchNormalization(name="embedding_norm", trainable=False)(x)
     model = keras.Model(inputs, layers.Dense(num_classes, activation="softmax", name="probs")(x), name="mobilenetv2-face")
     if trunk is not None:
         from maskface.store import load_model
