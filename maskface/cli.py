@@ -230,12 +230,11 @@ def _import_labels(args: argparse.Namespace) -> int:
 
 def _export_labels(args: argparse.Namespace) -> int:
     """``labels export``: the app's gender labels that name a shared photo and box, as labels-dataset rows."""
-    import os
-
+    from .config import settings
     from .labels import LabelStore
     from .labelset import LabelSetError, rows_from_store
 
-    store = LabelStore(args.labels_dir) if args.labels_dir else LabelStore.from_env(os.environ)
+    store = LabelStore(args.labels_dir or settings().labels_dir)  # read only: no Hub sync needed
     try:
         rows, other = rows_from_store(store.records(), args.labeler)
     except LabelSetError as err:
