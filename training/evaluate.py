@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import datasets  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from maskface.analyzer import Analyzer  # noqa: E402
-from maskface.crops import locate_face  # noqa: E402
-from maskface.detect import Detector, make_detector  # noqa: E402
+from maskface.crops import LocatedFace  # noqa: E402
 from maskface.enrolment import ENROL_MASKED_COPIES  # noqa: E402
 from maskface.face import Face, Prediction  # noqa: E402
 from maskface.gallery import ModelEmbedder  # noqa: E402
@@ -35,6 +36,9 @@ from .card import confusion_png, write_card  # noqa: E402
 from .protocols import closed_set_part, evaluate_idm  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+#: Where the faces located in evaluation photos are kept (the training command's default cache folder).
+FACES_CACHE = Path(".cache/maskface")
 
 
 def evaluate(
@@ -67,7 +71,9 @@ def evaluate(
     else:
         rows = data_lib.load_split(data, split)
     label_of = data_lib.row_label(rows, task)
-    detector = make_detector("auto") if task.protocol in ("GENDER-M", "ID-CLOSED") else None
+    # faces located once per photo file and kept (training.data.FaceCache), as training finds them
+    faces = data_lib.FaceCache(FACES_CACHE) if task.protocol in ("GENDER-M", "ID-CLOSED") else None
+    paths = [item["path"] for item in rows.cast_column("image", datasets.Image(decode=False))["image"]]
     truth: list[int] = []
     predictions: dict[str, list[Prediction]] = defaultdict(list)
     for i, row in enumerate(tqdm(rows, desc=f"evaluating on {split}", unit="img")):
@@ -75,7 +81,8 @@ def evaluate(
         if label not in task.labels:
             continue
         truth.append(task.labels.index(label))
-        for condition, prediction in _predict(analyzer, stored, row["image"], detector, seed=i).items():
+        locate = (lambda pixels, path=paths[i]: faces.locate(pixels, path)) if faces else None
+        for condition, prediction in _predict(analyzer, stored, row["image"], locate, seed=i).items():
             predictions[condition].append(prediction)
     folder = resolve(model_source)
     report: dict = {"model": str(model_source), "data": str(data), "split": split}
@@ -127,14 +134,15 @@ def evaluate_identity(stored: StoredModel, model_source: str, lfw_dir: str, writ
 
 
 def _predict(
-    analyzer: Analyzer, stored: StoredModel, image: ImageSource, detector: Detector | None, seed: int
+    analyzer: Analyzer, stored: StoredModel, image: ImageSource, locate: Callable[[np.ndarray], LocatedFace] | None, seed: int
 ) -> dict[str, Prediction]:
-    """One prediction per condition: the face photo as is (MASK), or its central face masked and bare (GENDER-M)."""
-    if detector is None:
+    """One prediction per condition: the face photo as is (MASK), or its central face (found by ``locate``)
+    masked and bare (GENDER-M)."""
+    if locate is None:
         (face,) = analyzer.analyze(image, assume_face=True)
         return {"": face[stored.spec.task]}
     pixels = load_image(image)
-    located = locate_face(pixels, detector)
+    located = locate(pixels)
     masked = simulate_mask(pixels, located.keypoints, located.box, rng=seed)
     face = [Face(box=located.box, score=1.0)]
     return {
