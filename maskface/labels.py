@@ -260,9 +260,14 @@ class LabelStore:
                 added += 1
         return added
 
-    def close(self) -> None:
-        """Stop the background sync, if any (pending labels stay and are pushed after a restart)."""
+    def close(self, flush_seconds: float = 0.0) -> None:
+        """Stop the background sync, if any, first pushing what is pending for at most ``flush_seconds``.
+
+        Labels that could not be pushed stay in the folder and are pushed after a restart (when the folder survives).
+        """
         if self.sync is not None:
+            if flush_seconds > 0:
+                self.sync.flush(flush_seconds)
             self.sync.stop()
 
     # ----------------------------------------------------------------------
@@ -420,11 +425,15 @@ class QueueItem:
 
 @dataclass
 class LabelQueue:
-    """Faces to label, least confident first, and the inputs that could not be read."""
+    """Faces to label, least confident first, and the inputs that could not be read.
+
+    ``complete`` is False when the queue stopped at its ``max_faces`` and left faces out.
+    """
 
     task: str
     items: list[QueueItem]
     errors: list[str]
+    complete: bool = True
 
 
 def build_queue(
@@ -435,18 +444,27 @@ def build_queue(
     gallery: Gallery | None = None,
     assume_face: bool = False,
     crop: CropSpec = LABEL_CROP,
+    max_faces: int | None = None,
 ) -> LabelQueue:
     """Detect and analyze every face of ``images``; queue their crops, least confident about ``task`` first.
 
     Faces whose models gave no answer for ``task`` (no such model loaded) come
     first; a ``gallery`` gives identity suggestions. ``assume_face``: each
-    image already is one face crop.
+    image already is one face crop. With ``max_faces``, reading stops once
+    that many faces are queued, and the crops share one array allocated up
+    front, so releasing the queue gives all their memory back at once (many
+    small arrays would leave the heap fragmented).
     """
     if task not in TASK_LABELS:
         raise LabelError(f"unknown task {task!r}; choose one of {', '.join(TASK_LABELS)}")
     items: list[QueueItem] = []
     errors: list[str] = []
+    block = None if max_faces is None else np.empty((max_faces, crop.size, crop.size, 3), np.uint8)
+    complete = True
     for number, image in enumerate(images, start=1):
+        if max_faces is not None and len(items) >= max_faces:
+            complete = False
+            break
         source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else f"image {number}"
         try:
             result = analyzer.analyze(image, assume_face=assume_face, gallery=gallery)
@@ -455,7 +473,14 @@ def build_queue(
             continue
         scale = 1.0 if assume_face else crop.scale
         for face in result:
+            if block is not None and len(items) >= len(block):
+                complete = False
+                break
             face_crop = crop_square(result.image, face.box, crop.size, scale)
+            if block is not None:
+                block[len(items)] = face_crop
+                face_crop = block[len(items)]
             items.append(QueueItem(face_crop, str(source), tuple(face.box), dict(face.results)))
+        del result
     items.sort(key=lambda item: item.predictions[task].score if task in item.predictions else float("-inf"))
-    return LabelQueue(task, items, errors)
+    return LabelQueue(task, items, errors, complete)

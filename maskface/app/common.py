@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ import gradio as gr
 from PIL import Image, ImageDraw, ImageFont
 
 from ..face import Face, Prediction
+
+log = logging.getLogger(__name__)
 
 #: Photos shipped with the app to click on (package data; in a checkout, a link to the repo's ``examples/``,
 #: whose SOURCES.md gives their sources and licences).
@@ -21,19 +24,30 @@ def example(name: str) -> str:
     return str(EXAMPLES_DIR / name)
 
 
+class UserError(ValueError):
+    """A request refused for a reason of its own (missing input, no consent); the message is for the user."""
+
+
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the library's errors for bad input (all ``ValueError``s with messages meant for users) into ``gr.Error``."""
+def user_errors(action: str) -> Iterator[None]:
+    """Turn errors meant for users into a ``gr.Error`` and one log line naming ``action`` and the kind of error.
+
+    The library's errors for bad input, :class:`UserError` and refusals are all
+    ``ValueError``s whose messages are meant for users as they are. The log line
+    carries neither the message nor a traceback: messages may quote what the
+    user typed (a name). Any other exception is a bug and keeps its traceback.
+    """
     try:
         yield
     except ValueError as err:
-        raise gr.Error(str(err)) from err
+        log.info("%s refused: %s", action, type(err).__name__)
+        raise gr.Error(str(err), print_exception=False) from None
 
 
 def require(value, message: str):
-    """``value``, or a ``gr.Error`` saying ``message`` when it is missing (None, empty)."""
+    """``value``, or a :class:`UserError` saying ``message`` when it is missing (None, empty)."""
     if value is None or (hasattr(value, "__len__") and len(value) == 0):
-        raise gr.Error(message)
+        raise UserError(message)
     return value
 
 

@@ -85,8 +85,8 @@ def test_the_app_says_which_version_it_serves(hub_unreachable, configure, tmp_pa
         assert services.analyzer("gender", "hf://org/gender").models["gender"].spec.task == "gender"
         assert "; gender-mobilenetv2 (shipped; hf://org/gender could not be loaded: " in services.about()
         recognition = RecognitionTab(services)
-        assert recognition.people() == []
+        assert recognition.shown("shared", None) == []  # the page's list, read at load
         with pytest.raises(gr.Error, match="recognition is not available: no identity model"):
-            recognition.identify(np.zeros((64, 64, 3), np.uint8))
+            recognition.identify(np.zeros((64, 64, 3), np.uint8), "shared", None, None)
     finally:
         services.labels.close()
