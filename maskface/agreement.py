@@ -63,6 +63,16 @@ def by_item(votes: Iterable[Vote]) -> dict[str, dict[str, str]]:
     return dict(table)
 
 
+def majority(votes: Iterable[Vote]) -> dict[str, str]:
+    """Each item's most frequent label among its labelers; items whose top labels tie are left out."""
+    agreed = {}
+    for item, labels in by_item(votes).items():
+        (label, n), *rest = Counter(labels.values()).most_common(2)
+        if not rest or rest[0][1] < n:
+            agreed[item] = label
+    return agreed
+
+
 def agreement(votes: Iterable[Vote]) -> Agreement:
     """Percent agreement, Fleiss' kappa, per-labeler agreement and the disputed items of ``votes``."""
     from statsmodels.stats.inter_rater import fleiss_kappa

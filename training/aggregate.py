@@ -1,4 +1,4 @@
-"""One training label per face from several labelers' answers (crowd-kit).
+"""One training label per face from several labelers' answers (Dawid-Skene from crowd-kit).
 
 Fewer than three labels give a majority its full say, and a tie says nothing:
 the face is left out. From three labelers per face on, Dawid-Skene estimates
@@ -16,23 +16,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from maskface.agreement import Vote, by_item
+from maskface.agreement import Vote, by_item, majority
 
 #: From this many labelers per face on, labels are aggregated by Dawid-Skene rather than majority.
 DAWID_SKENE_FROM = 3
-
-
-def majority(votes: Iterable[Vote]) -> dict[str, str]:
-    """Each item's most frequent label; items whose top labels tie are left out."""
-    from crowdkit.aggregation import MajorityVote
-
-    frame = votes_frame(votes)
-    if frame.empty:
-        return {}
-    probas = MajorityVote().fit_predict_proba(frame)
-    top = probas.max(axis=1)
-    clear = (probas.eq(top, axis=0)).sum(axis=1) == 1
-    return {str(item): str(label) for item, label in probas[clear].idxmax(axis=1).items()}
 
 
 def dawid_skene(votes: Iterable[Vote], n_iter: int = 100) -> dict[str, str]:

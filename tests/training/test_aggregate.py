@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.aggregate import aggregate, dawid_skene, majority
+from maskface.agreement import majority
+from training.aggregate import aggregate, dawid_skene
 
 LABELS = ("female", "male")
 
