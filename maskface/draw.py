@@ -140,3 +140,26 @@ def with_legend(canvas: Image.Image, task: str, font: ImageFont.FreeTypeFont) ->
         draw.text((x, mid), words(name), fill=(30, 30, 30), font=font, anchor="lm")
         x += draw.textlength(words(name), font=font) + font.size
     return out
+
+
+#: Height of the labeling view: the face crop at this size, its photo beside it scaled to the same height.
+VIEW_HEIGHT = 320
+HIGHLIGHT = (255, 196, 0)
+
+
+def face_in_photo(crop: np.ndarray, photo: np.ndarray | None, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The labeling view: the face ``crop`` large, and beside it its ``photo`` with the face's ``box`` highlighted."""
+    face = Image.fromarray(crop).resize((VIEW_HEIGHT, VIEW_HEIGHT), Image.Resampling.LANCZOS)
+    if photo is None:
+        return np.asarray(face)
+    scale = VIEW_HEIGHT / photo.shape[0]
+    context = Image.fromarray(photo).resize(
+        (max(1, round(photo.shape[1] * scale)), VIEW_HEIGHT), Image.Resampling.BILINEAR
+    )
+    x, y, w, h = (v * scale for v in box)
+    ImageDraw.Draw(context).rectangle((x - 2, y - 2, x + w + 2, y + h + 2), outline=HIGHLIGHT, width=4)
+    gap = 8
+    view = Image.new("RGB", (VIEW_HEIGHT + gap + context.width, VIEW_HEIGHT), "white")
+    view.paste(face, (0, 0))
+    view.paste(context, (VIEW_HEIGHT + gap, 0))
+    return np.asarray(view)
