@@ -41,6 +41,10 @@ MASKFACE_ADMINS                   admins               Hugging Face usernames ma
 MASKFACE_ANONYMOUS_LABELING       anonymous_labeling   1: visitors not signed in may label on a Space
 MASKFACE_LABELS_PER_MINUTE        labels_per_minute    labels one labeler may give per minute
 MASKFACE_QUEUE_MAX_FACES          queue_max_faces      faces in one labeling queue
+MASKFACE_LABELERS_PER_FACE        labelers_per_face    different labelers each face of a folder is offered to
+                                                       (1; e.g. 3 on a Space, for agreement)
+MASKFACE_LABEL_MIN_FACE           label_min_face       faces narrower than this (pixels) are left out of
+                                                       labeling queues: too small to judge
 MASKFACE_GALLERY_MAX_PEOPLE       gallery_max_people   people in one private gallery
 MASKFACE_VIDEO_MAX_BYTES,         video_max_bytes,     largest video file, longest video (seconds), highest
 _MAX_SECONDS, _MAX_FPS            video_max_seconds,   frame rate (both read from the header before
@@ -145,6 +149,8 @@ class Settings:
     anonymous_labeling: bool = False
     labels_per_minute: int = 30
     queue_max_faces: int = 300
+    labelers_per_face: int = 1
+    label_min_face: int = 40
     gallery_max_people: int = 100
     video_max_bytes: int = 50 * 1024 * 1024
     video_max_seconds: float = 600.0
@@ -200,6 +206,7 @@ class Settings:
 
 POSITIVE_INTEGERS = (
     "concurrency", "queue_size", "session_jobs", "labels_per_minute", "queue_max_faces", "gallery_max_people",
+    "labelers_per_face", "label_min_face",
     "video_max_bytes", "video_max_frames", "video_max_side", "port",
 )
 POSITIVE_NUMBERS = ("sync_minutes", "video_max_seconds", "video_max_fps", "video_seconds")
@@ -270,6 +277,8 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "anonymous_labeling": ("MASKFACE_ANONYMOUS_LABELING", _switch),
     "labels_per_minute": ("MASKFACE_LABELS_PER_MINUTE", _positive_int),
     "queue_max_faces": ("MASKFACE_QUEUE_MAX_FACES", _positive_int),
+    "labelers_per_face": ("MASKFACE_LABELERS_PER_FACE", _positive_int),
+    "label_min_face": ("MASKFACE_LABEL_MIN_FACE", _positive_int),
     "gallery_max_people": ("MASKFACE_GALLERY_MAX_PEOPLE", _positive_int),
     "video_max_bytes": ("MASKFACE_VIDEO_MAX_BYTES", _positive_int),
     "video_max_seconds": ("MASKFACE_VIDEO_MAX_SECONDS", _positive_float),

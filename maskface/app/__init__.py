@@ -2,7 +2,7 @@
 :mod:`maskface.labels`); no model logic here.
 
 One module per tab: :mod:`.task_tab` (Mask detection and Gender), :mod:`.recognition_tab`,
-:mod:`.labeling_tab`; :mod:`.services` loads what they share, :mod:`.settings` reads the settings,
+:mod:`.labeling_tab`, :mod:`.progress_tab`; :mod:`.services` loads what they share, :mod:`.settings` reads the settings,
 :mod:`.access` says who may do what, :mod:`.limits` and :mod:`.queues` hold the per-visitor limits,
 :mod:`.uploads` the undecoded inputs and the temporary folder.
 
@@ -29,6 +29,7 @@ import gradio as gr
 from ..config import use_gradio_temp_dir
 from .common import EXAMPLES_DIR
 from .labeling_tab import LabelingTab
+from .progress_tab import ProgressTab
 from .recognition_tab import RecognitionTab
 from .services import Services
 from .settings import Settings, parse_args
@@ -62,6 +63,7 @@ def build_app(settings: Settings | None = None, services: Services | None = None
             TaskTab(services, "gender").build()
             RecognitionTab(services).build(demo)
             LabelingTab(services).build(demo)
+            ProgressTab(services).build()
         with gr.Accordion("About / models served", open=False):
             about = gr.Markdown(services.about(), elem_classes="about", elem_id="about")
         demo.load(services.about, None, about, api_visibility="private")

@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image, ImageDraw, ImageFont
 
+from ..draw import percent
 from ..face import Face, Prediction
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,6 @@ def require(value, message: str):
 
 def box(face: Face) -> list[int]:
     return [int(round(v)) for v in face.box]
-
-
-def percent(score: float) -> str:
-    return f"{score:.0%}"
 
 
 def described(prediction: Prediction) -> str:

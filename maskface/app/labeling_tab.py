@@ -37,6 +37,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..analyzer import Analyzer
+from ..draw import face_in_photo
 from ..gallery import UNKNOWN, Gallery
 from ..image import iter_image_files
 from ..labels import LABELER_ID, UNSURE, QueueItem, build_queue, new_labeler_id
@@ -48,6 +49,8 @@ from .services import Services
 #: At most this many photos per queue build.
 MAX_QUEUE_IMAGES = 60
 TASK_CHOICES = [("Mask", "mask"), ("Gender", "gender"), ("Identity (name)", "identity")]
+CONFIDENCE, DISAGREEMENT = "confidence", "disagreement"
+ORDER_CHOICES = [("Least confident first", CONFIDENCE), ("Where labelers disagree first", DISAGREEMENT)]
 #: The answer buttons per task: (label stored, button text, key; its element id is "key-<key>").
 ANSWERS = {
     "mask": [("with_mask", "With mask", "m"), ("without_mask", "No mask", "n")],
@@ -142,27 +145,47 @@ class LabelingTab:
         labeler_id: str,
         profile: gr.OAuthProfile | None,
         request: gr.Request,
+        order: str = CONFIDENCE,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple:
-        """Find every face of the uploaded photos (and of the chosen server folder); least confident first."""
+        """Find every face of the uploaded photos (and of the chosen server folder) to label.
+
+        Left out: faces too small to judge, faces this labeler already labelled and,
+        of the server folder (the faces everyone is offered), those that
+        ``MASKFACE_LABELERS_PER_FACE`` different labelers have labelled.
+        ``order``: least confident first, or first the faces whose labelers disagree.
+        """
         with user_errors("queue"):
             labeler = self.labeler(profile, labeler_id)
             images = list(uploads or [])
+            shared: set[str] = set()
             if folder and folder != FOLDER_NONE:
                 chosen = require(self._folders().get(folder), f"The folder {folder!r} is gone; reload the page.")
-                images += [str(p) for p in iter_image_files([chosen])]
+                listed = [str(p) for p in iter_image_files([chosen])]
+                shared = set(listed)
+                images += listed
             require(images, "Upload photos (or choose a folder), then build the queue.")
             if len(images) > MAX_QUEUE_IMAGES:
                 gr.Warning(f"Only the first {MAX_QUEUE_IMAGES} of {len(images)} photos are queued.")
                 images = images[:MAX_QUEUE_IMAGES]
             self.services.queues.release(labeler.id)  # the old queue's memory goes before the new one is built
             analyzer, gallery = self._analyzer(task)
+            settings = self.services.settings
+            by_face = self.services.labels.labelers_by_face(task)
+
+            def done(digest: str, source: str) -> bool:
+                labels = by_face.get(digest, {})
+                return labeler.id in labels or (source in shared and len(labels) >= settings.labelers_per_face)
+
             queue = build_queue(
                 progress.tqdm(images, desc="Finding faces"),
                 analyzer,
                 task,
                 gallery=gallery,
-                max_faces=self.services.settings.queue_max_faces,
+                max_faces=settings.queue_max_faces,
+                min_face=settings.label_min_face,
+                skip=done,
+                first=(lambda d: len(set(by_face.get(d, {}).values())) > 1) if order == DISAGREEMENT else None,
             )
         for error in queue.errors:
             gr.Warning(error)
@@ -171,7 +194,11 @@ class LabelingTab:
                 f"The queue stops at {self.services.settings.queue_max_faces} faces (MASKFACE_QUEUE_MAX_FACES): "
                 "label these, then queue the other photos."
             )
-        if not queue.items:
+        if queue.left_out.get("small"):
+            gr.Info(f"{queue.left_out['small']} face(s) under {settings.label_min_face} pixels left out: too small to judge.")
+        if queue.left_out.get("done"):
+            gr.Info(f"{queue.left_out['done']} face(s) left out: already labelled by you, or by enough labelers.")
+        if not queue.items and not queue.left_out:
             gr.Warning("No face found in these photos.")
         ids = self.services.queues.put(labeler.id, queue, request.session_hash if request else "")
         return self._show(Session(task=task, items=ids), labeler.id)
@@ -333,7 +360,7 @@ class LabelingTab:
         )
         text = f"Face {session.position + 1} of {len(session.items)} from {Path(item.source).name}: {said}."
         name = guess.label if session.task == "identity" and guess and guess.label != UNKNOWN else ""
-        return session, item.crop, text, name, item_id
+        return session, face_in_photo(item.crop, item.context, [v * item.context_scale for v in item.box]), text, name, item_id
 
     # ----------------------------------------------------------------------
     # Layout.
@@ -360,6 +387,7 @@ class LabelingTab:
             with gr.Row():
                 with gr.Column(scale=1):
                     task = gr.Radio(TASK_CHOICES, value="mask", label="What to label", elem_id="label-task")
+                    order = gr.Radio(ORDER_CHOICES, value=CONFIDENCE, label="Order", elem_id="label-order")
                     uploads = PhotoFiles(
                         label="Photos",
                         file_count="multiple",
@@ -379,7 +407,12 @@ class LabelingTab:
                     )
                 with gr.Column(scale=2):
                     crop = gr.Image(
-                        label="Face", type="numpy", format="png", interactive=False, height=320, elem_id="label-crop"
+                        label="Face, and where it is in its photo",
+                        type="numpy",
+                        format="png",
+                        interactive=False,
+                        height=320,
+                        elem_id="label-crop",
                     )
                     info = gr.Markdown(
                         "Upload photos (or choose a folder) and build the queue.", label="Queue", elem_id="label-info"
@@ -437,7 +470,7 @@ class LabelingTab:
             concurrency_limit=LABEL_CONCURRENCY,
             concurrency_id="labels",
         ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
-        share.listen(build.click, self.queue, [uploads, folder, task, labeler_id], shown, api_name="queue")
+        share.listen(build.click, self.queue, [uploads, folder, task, labeler_id, order], shown, api_name="queue")
         task.change(self.switch, [task, session, labeler_id], [*rows.values(), *shown], api_visibility="private")
         demo.load(self.start, [stored_id], [stored_id, labeler_id, count, whose], api_visibility="private")
 

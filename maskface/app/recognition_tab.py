@@ -86,6 +86,7 @@ class RecognitionTab:
                 number,
                 face["identity"].label,
                 round(face["identity"].score, 3) if face["identity"].score else None,
+                round(gallery.threshold, 3),
                 described(face["mask"]),
                 ", ".join(f"{name} {score:.2f}" for name, score in face["identity"].candidates),
                 box(face),
@@ -201,7 +202,7 @@ class RecognitionTab:
                     label="Faces", type="numpy", interactive=False, format="jpeg", elem_id="identify-output"
                 )
             table = gr.Dataframe(
-                headers=["face", "name", "similarity", "mask", "candidates", "box (x, y, w, h)"],
+                headers=["face", "name", "similarity", "threshold", "mask", "candidates", "box (x, y, w, h)"],
                 interactive=False,
                 label="Faces found",
                 elem_id="identify-table",

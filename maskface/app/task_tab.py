@@ -26,19 +26,20 @@ from ..analyzer import ImageResult
 from ..image import ImageSource
 from ..tasks import TASKS
 from ..video import VideoLimits, annotate_video, label_counts
-from .common import box, described, example, require, side_by_side, user_errors
+from .common import box, described, example, percent, require, side_by_side, user_errors
 from .inputs import ImageInput
 from .services import BOTH, Services
 from .uploads import image_source
 
 #: The table columns after "model" and "face", per task.
 COLUMNS = {
-    "mask": ["mask", "confidence", "detector", "box (x, y, w, h)"],
+    "mask": ["mask", "confidence", "detector score", "box (x, y, w, h)"],
     "gender": ["gender", "confidence", "mask", "box (x, y, w, h)"],
 }
 TITLES = {"mask": "Mask detection", "gender": "Gender"}
 INTRO = {
-    "mask": "Every face boxed: **with mask** (green) or **without mask** (red), with the model's confidence.",
+    "mask": "Every face boxed and numbered as in the table: **with mask** (green) or **without mask** (red), with the "
+    "model's confidence; the detector score says how sure the face detector was that it is a face.",
     "gender": "Every face boxed with the gender model's answer, **female** or **male**, and its confidence; "
     "the model is trained to answer for masked faces too. The table also gives each face's mask.",
 }
@@ -79,8 +80,8 @@ class TaskTab:
         for title, result in results:
             for number, face in enumerate(result, start=1):
                 answer = face[self.task]
-                detail = round(face.score, 3) if self.task == "mask" else described(face["mask"])
-                rows.append([title, number, answer.label, round(answer.score, 3), detail, box(face)])
+                detail = f"{face.score:.2f}" if self.task == "mask" else described(face["mask"])
+                rows.append([title, number, answer.label, percent(answer.score), detail, box(face)])
         return rows
 
     def photo(self, image: str | None, choice: str, request: gr.Request) -> tuple[np.ndarray, list[list]]:

@@ -11,6 +11,7 @@ import threading
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 import pytest
 from gradio_client.exceptions import AppError
 
@@ -35,7 +36,9 @@ def queue(client, example, me: str, photo: str = "collage-two-faces.jpg", task: 
 
 def test_the_queue_shows_the_least_confident_face_first(client, example):
     crop, info, name, item = queue(client, example, new_labeler_id())
-    assert load_image(crop).shape == (224, 224, 3)
+    view = load_image(crop)  # the face large, and beside it its photo with the face highlighted
+    assert view.shape[0] == 320 and view.shape[1] > 320
+    assert (np.abs(view[:, 330:].astype(int) - (255, 196, 0)).sum(axis=2) == 0).any()
     assert info.startswith("Face 1 of 2 from collage-two-faces.jpg: the model says")
     assert name == "" and len(item) == 32
 
@@ -115,7 +118,7 @@ def test_labels_per_minute_are_limited(served, client, example, app_settings, mo
     _, _, _, item = queue(client, example, me)
     _, _, item = client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
     _, count, item = client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
-    _, _, _, item = queue(client, example, me)
+    _, _, _, item = queue(client, example, me, photo="astronaut.jpg")  # a face not labelled yet by me
     before = records(app_settings.labels_dir)
     with pytest.raises(AppError, match=r"You gave 2 labels in the last minute, the limit \(MASKFACE_LABELS_PER_MINUTE\): wait \d+ s"):
         client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
@@ -131,8 +134,8 @@ def test_two_labelers_at_once_lose_nothing(served, example, app_settings):
 
     def label(me: str) -> None:
         client = served.client()
-        for _ in range(2):
-            _, _, _, item = queue(client, example, me)
+        for photo in ("collage-two-faces.jpg", "astronaut.jpg", "grace_hopper.jpg"):  # 2 + 1 + 1 faces
+            _, _, _, item = queue(client, example, me, photo=photo)
             while item:
                 record_id, _, item = client.predict(item, "mask", "without_mask", "", me, True, api_name="/label")
                 answers[me].append(record_id)

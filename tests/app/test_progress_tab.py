@@ -1,0 +1,37 @@
+"""The Progress tab through its API: the figures of `maskface labels progress`, for the operator."""
+
+from __future__ import annotations
+
+from maskface.labels import new_labeler_id
+from maskface.progress import progress
+
+
+def test_the_operator_sees_the_same_figures_as_the_cli(served, client, example):
+    me = new_labeler_id()
+    _, _, _, item = client.predict([example("astronaut.jpg")], "(no folder)", "mask", me, api_name="/queue")
+    if item:  # the face may be labelled already by an earlier test under another id: it is still offered to me
+        client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
+    text, per_day, over_time, labelers, confusion = client.predict(api_name="/progress")
+    expected = progress(served.services.labels.records()).to_dict()
+    assert "**mask**" in text and f"{expected['per_task']['mask']['labels']} labels" in text
+    days = {(row[0], row[1]): row[2] for row in per_day["data"]}
+    assert days == {(row["day"], row["task"]): row["labels"] for row in expected["per_day"]}
+    assert {row[0] for row in labelers["data"]} >= {me}
+    assert confusion["headers"] == ["task", "agreed label", "model said", "faces"]
+
+
+def test_on_a_space_only_admins_see_progress(served):
+    import dataclasses
+    from types import SimpleNamespace
+
+    import gradio as gr
+    import pytest
+
+    from maskface.app.progress_tab import ProgressTab
+
+    settings = dataclasses.replace(served.services.settings, space_id="org/maskface", admins=("ada",))
+    tab = ProgressTab(SimpleNamespace(settings=settings, labels=served.services.labels))
+    for profile in (None, SimpleNamespace(username="mallory")):
+        with pytest.raises(gr.Error, match="for this Space's admins"):
+            tab.report(profile)
+    assert "**" in tab.report(SimpleNamespace(username="Ada"))[0]
