@@ -41,7 +41,7 @@ from ..gallery import UNKNOWN, Gallery
 from ..image import iter_image_files
 from ..labels import LABELER_ID, UNSURE, QueueItem, build_queue, new_labeler_id
 from .access import Refused, visitor
-from .common import UserError, example, percent, require, user_errors
+from .common import UserError, as_warning, example, for_visitor, page_and_api, percent, plain, require, user_errors
 from .inputs import PhotoFiles
 from .services import Services
 
@@ -165,10 +165,10 @@ class LabelingTab:
                 max_faces=self.services.settings.queue_max_faces,
             )
         for error in queue.errors:
-            gr.Warning(error)
+            gr.Warning(for_visitor(error))
         if not queue.complete:
             gr.Warning(
-                f"The queue stops at {self.services.settings.queue_max_faces} faces (MASKFACE_QUEUE_MAX_FACES): "
+                f"The queue stops at {self.services.settings.queue_max_faces} faces, the limit per queue: "
                 "label these, then queue the other photos."
             )
         if not queue.items:
@@ -268,7 +268,7 @@ class LabelingTab:
         wait = rate.wait(labeler.id)
         if wait > 0:
             raise UserError(
-                f"You gave {rate.per_minute} labels in the last minute, the limit (MASKFACE_LABELS_PER_MINUTE): "
+                f"You gave {rate.per_minute} labels in the last minute, the limit per labeler: "
                 f"wait {math.ceil(wait)} s."
             )
         record_id = self.services.labels.add(
@@ -420,7 +420,7 @@ class LabelingTab:
         )
         gr.on(
             [b.click for b in buttons] + [name.submit],
-            self.act,
+            as_warning(self.act, len(shown) + 1),
             [session, task, name, labeler_name, labeler_id, consent, count],
             [*shown, count],
             trigger_mode="once",
@@ -429,7 +429,9 @@ class LabelingTab:
             concurrency_limit=LABEL_CONCURRENCY,
             concurrency_id="labels",
         ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
-        delete.click(
+        page_and_api(
+            plain,
+            delete.click,
             self.delete,
             [labeler_id, confirm, session],
             [deleted, count, confirm, session],
@@ -437,7 +439,7 @@ class LabelingTab:
             concurrency_limit=LABEL_CONCURRENCY,
             concurrency_id="labels",
         ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
-        share.listen(build.click, self.queue, [uploads, folder, task, labeler_id], shown, api_name="queue")
+        page_and_api(share.listen, build.click, self.queue, [uploads, folder, task, labeler_id], shown, api_name="queue")
         task.change(self.switch, [task, session, labeler_id], [*rows.values(), *shown], api_visibility="private")
         demo.load(self.start, [stored_id], [stored_id, labeler_id, count, whose], api_visibility="private")
 
