@@ -204,8 +204,10 @@ class TaskTab:
                 )
                 with gr.Row():
                     with gr.Column():
-                        video_in = gr.Video(label="Video", sources=["upload"], include_audio=True)
-                        video_button = gr.Button("Analyze video", variant="primary")
+                        video_in = gr.Video(
+                            label="Video", sources=["upload"], include_audio=True, elem_id=f"{task}-video-input"
+                        )
+                        video_button = gr.Button("Analyze video", variant="primary", elem_id=f"{task}-video-run")
                     with gr.Column():
                         video_out = gr.Video(label="Annotated frames", interactive=False)
                 summary = gr.Dataframe(
