@@ -408,39 +408,39 @@ class LabelingTab:
             label_value = gr.Textbox(label="label", visible=False)
             record_id = gr.Textbox(label="record id", visible=False)
             api_button = gr.Button(visible=False)
-        shown = [session, crop, info, name, item_id]
-        share.listen(
-            api_button.click,
-            self.label,
-            [item_id, task, label_value, labeler_name, labeler_id, consent],
-            [record_id, count, item_id],
-            api_name="label",
-            concurrency_limit=LABEL_CONCURRENCY,
-            concurrency_id="labels",
-        )
-        gr.on(
-            [b.click for b in buttons] + [name.submit],
-            as_warning(self.act, len(shown) + 1),
-            [session, task, name, labeler_name, labeler_id, consent, count],
-            [*shown, count],
-            trigger_mode="once",
-            show_progress="hidden",
-            api_visibility="private",
-            concurrency_limit=LABEL_CONCURRENCY,
-            concurrency_id="labels",
-        ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
-        page_and_api(
-            plain,
-            delete.click,
-            self.delete,
-            [labeler_id, confirm, session],
-            [deleted, count, confirm, session],
-            api_name="delete_contributions",
-            concurrency_limit=LABEL_CONCURRENCY,
-            concurrency_id="labels",
-        ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
-        page_and_api(share.listen, build.click, self.queue, [uploads, folder, task, labeler_id], shown, api_name="queue")
-        task.change(self.switch, [task, session, labeler_id], [*rows.values(), *shown], api_visibility="private")
+            shown = [session, crop, info, name, item_id]
+            share.listen(
+                api_button.click,
+                self.label,
+                [item_id, task, label_value, labeler_name, labeler_id, consent],
+                [record_id, count, item_id],
+                api_name="label",
+                concurrency_limit=LABEL_CONCURRENCY,
+                concurrency_id="labels",
+            )
+            gr.on(
+                [b.click for b in buttons] + [name.submit],
+                as_warning(self.act, len(shown) + 1),
+                [session, task, name, labeler_name, labeler_id, consent, count],
+                [*shown, count],
+                trigger_mode="once",
+                show_progress="hidden",
+                api_visibility="private",
+                concurrency_limit=LABEL_CONCURRENCY,
+                concurrency_id="labels",
+            ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
+            page_and_api(
+                plain,
+                delete.click,
+                self.delete,
+                [labeler_id, confirm, session],
+                [deleted, count, confirm, session],
+                api_name="delete_contributions",
+                concurrency_limit=LABEL_CONCURRENCY,
+                concurrency_id="labels",
+            ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
+            page_and_api(share.listen, build.click, self.queue, [uploads, folder, task, labeler_id], shown, api_name="queue")
+            task.change(self.switch, [task, session, labeler_id], [*rows.values(), *shown], api_visibility="private")
         demo.load(self.start, [stored_id], [stored_id, labeler_id, count, whose], api_visibility="private")
 
     def _button(self, text: str, action: str, elem_id: str, variant: str = "secondary") -> gr.Button:
