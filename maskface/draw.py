@@ -12,7 +12,7 @@ legible, and a legend under the image names each colour.
 >>> annotate(np.zeros((150, 200, 3), np.uint8), [face], "mask").size
 (600, 482)
 >>> percent(0.996), percent(0.99996), percent(1.0)
-('99.6%', '99.9%', '100.0%')
+('99.6%', '99.9%', '99.9%')
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ UNKNOWN = "unknown"
 
 
 def percent(score: float) -> str:
-    """A probability as a percentage rounded down, so that 0.996 reads 99.6% and only a sure 1.0 reads 100%."""
-    return f"{math.floor(max(score, 0.0) * 1000) / 10:.1f}%"
+    """A probability as a percentage rounded down and below 100%: 0.996 reads 99.6%, and a model's 1.0 (float32
+    saturating) reads 99.9%, since no model's answer is certain."""
+    return f"{min(math.floor(max(score, 0.0) * 1000) / 10, 99.9):.1f}%"
 
 
 def words(label: str) -> str:

@@ -14,8 +14,8 @@ def mask_face(box, label="with_mask", score=0.996) -> Face:
     return Face(box=box, score=0.99, results={"mask": Prediction(label, score)})
 
 
-@pytest.mark.parametrize(("score", "text"), [(0.996, "99.6%"), (0.99999, "99.9%"), (1.0, "100.0%"), (0.5, "50.0%"), (-0.2, "0.0%")])
-def test_a_percentage_is_rounded_down_never_up_to_100(score: float, text: str) -> None:
+@pytest.mark.parametrize(("score", "text"), [(0.996, "99.6%"), (0.99999, "99.9%"), (1.0, "99.9%"), (0.5, "50.0%"), (-0.2, "0.0%")])
+def test_a_percentage_is_rounded_down_and_never_100(score: float, text: str) -> None:
     assert percent(score) == text
 
 

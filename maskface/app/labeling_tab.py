@@ -42,7 +42,7 @@ from ..gallery import UNKNOWN, Gallery
 from ..image import iter_image_files
 from ..labels import LABELER_ID, UNSURE, QueueItem, build_queue, new_labeler_id
 from .access import Refused, visitor
-from .common import UserError, example, percent, require, user_errors
+from .common import UserError, as_warning, example, for_visitor, page_and_api, percent, plain, require, user_errors
 from .inputs import PhotoFiles
 from .services import Services
 
@@ -188,10 +188,10 @@ class LabelingTab:
                 first=(lambda d: len(set(by_face.get(d, {}).values())) > 1) if order == DISAGREEMENT else None,
             )
         for error in queue.errors:
-            gr.Warning(error)
+            gr.Warning(for_visitor(error))
         if not queue.complete:
             gr.Warning(
-                f"The queue stops at {self.services.settings.queue_max_faces} faces (MASKFACE_QUEUE_MAX_FACES): "
+                f"The queue stops at {self.services.settings.queue_max_faces} faces, the limit per queue: "
                 "label these, then queue the other photos."
             )
         if queue.left_out.get("small"):
@@ -295,7 +295,7 @@ class LabelingTab:
         wait = rate.wait(labeler.id)
         if wait > 0:
             raise UserError(
-                f"You gave {rate.per_minute} labels in the last minute, the limit (MASKFACE_LABELS_PER_MINUTE): "
+                f"You gave {rate.per_minute} labels in the last minute, the limit per labeler: "
                 f"wait {math.ceil(wait)} s."
             )
         record_id = self.services.labels.add(
@@ -441,37 +441,41 @@ class LabelingTab:
             label_value = gr.Textbox(label="label", visible=False)
             record_id = gr.Textbox(label="record id", visible=False)
             api_button = gr.Button(visible=False)
-        shown = [session, crop, info, name, item_id]
-        share.listen(
-            api_button.click,
-            self.label,
-            [item_id, task, label_value, labeler_name, labeler_id, consent],
-            [record_id, count, item_id],
-            api_name="label",
-            concurrency_limit=LABEL_CONCURRENCY,
-            concurrency_id="labels",
-        )
-        gr.on(
-            [b.click for b in buttons] + [name.submit],
-            self.act,
-            [session, task, name, labeler_name, labeler_id, consent, count],
-            [*shown, count],
-            trigger_mode="once",
-            show_progress="hidden",
-            api_visibility="private",
-            concurrency_limit=LABEL_CONCURRENCY,
-            concurrency_id="labels",
-        ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
-        delete.click(
-            self.delete,
-            [labeler_id, confirm, session],
-            [deleted, count, confirm, session],
-            api_name="delete_contributions",
-            concurrency_limit=LABEL_CONCURRENCY,
-            concurrency_id="labels",
-        ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
-        share.listen(build.click, self.queue, [uploads, folder, task, labeler_id, order], shown, api_name="queue")
-        task.change(self.switch, [task, session, labeler_id], [*rows.values(), *shown], api_visibility="private")
+            shown = [session, crop, info, name, item_id]
+            share.listen(
+                api_button.click,
+                self.label,
+                [item_id, task, label_value, labeler_name, labeler_id, consent],
+                [record_id, count, item_id],
+                api_name="label",
+                concurrency_limit=LABEL_CONCURRENCY,
+                concurrency_id="labels",
+            )
+            gr.on(
+                [b.click for b in buttons] + [name.submit],
+                as_warning(self.act, len(shown) + 1),
+                [session, task, name, labeler_name, labeler_id, consent, count],
+                [*shown, count],
+                trigger_mode="once",
+                show_progress="hidden",
+                api_visibility="private",
+                concurrency_limit=LABEL_CONCURRENCY,
+                concurrency_id="labels",
+            ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
+            page_and_api(
+                plain,
+                delete.click,
+                self.delete,
+                [labeler_id, confirm, session],
+                [deleted, count, confirm, session],
+                api_name="delete_contributions",
+                concurrency_limit=LABEL_CONCURRENCY,
+                concurrency_id="labels",
+            ).then(self.sync_line, None, sync, show_progress="hidden", api_visibility="private")
+            page_and_api(
+                share.listen, build.click, self.queue, [uploads, folder, task, labeler_id, order], shown, api_name="queue"
+            )
+            task.change(self.switch, [task, session, labeler_id], [*rows.values(), *shown], api_visibility="private")
         demo.load(self.start, [stored_id], [stored_id, labeler_id, count, whose], api_visibility="private")
 
     def _button(self, text: str, action: str, elem_id: str, variant: str = "secondary") -> gr.Button:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..progress import progress
 from .access import Refused, visitor
-from .common import user_errors
+from .common import page_and_api, plain, user_errors
 from .services import Services
 
 
@@ -54,7 +54,7 @@ class ProgressTab:
                 )
             labelers = gr.Dataframe(label="Per labeler", interactive=False, elem_id="progress-labelers")
             confusion = gr.Dataframe(label="Served model vs agreed labels", interactive=False, elem_id="progress-confusion")
-            refresh.click(self.report, None, [text, per_day, over_time, labelers, confusion], api_name="progress")
+            page_and_api(plain, refresh.click, self.report, [], [text, per_day, over_time, labelers, confusion], api_name="progress")
 
 
 def summary(report: dict, labelers_per_face: int) -> str:

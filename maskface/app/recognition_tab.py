@@ -25,7 +25,7 @@ from ..enrolment import enroll
 from ..face import Face, Prediction
 from ..gallery import UNKNOWN, Gallery
 from .access import GALLERY_CHOICES, MINE, SHARED, GalleryAccess, gallery_access, require_manager, visitor
-from .common import UserError, box, described, example, require, user_errors
+from .common import UserError, as_warning, for_visitor, box, described, example, page_and_api, plain, require, user_errors
 from .services import Services
 from .inputs import ImageInput, PhotoFiles
 from .uploads import image_source
@@ -178,7 +178,7 @@ class RecognitionTab:
         with gr.Tab("Recognition", id="tab-recognition", elem_id="tab-recognition"):
             problem = self._problem()
             if problem:
-                gr.Markdown(f"**Recognition is off**: {problem}. See `MASKFACE_IDENTITY_MODEL` in the README.")
+                gr.Markdown(f"**Recognition is off** on this server: {for_visitor(problem)}.")
             threshold = "n/a" if problem else f"{services.gallery.threshold:g}"
             gr.Markdown(
                 "Faces are compared with the enrolled people; a face is named when its similarity reaches "
@@ -207,7 +207,9 @@ class RecognitionTab:
                 label="Faces found",
                 elem_id="identify-table",
             )
-            self.services.share.listen(button.click, self.identify, [image, which], [output, table], api_name="identify")
+            page_and_api(
+                self.services.share.listen, button.click, self.identify, [image, which], [output, table], api_name="identify"
+            )
             examples = gr.Examples(
                 [[example("grace_hopper-masked-simulated.jpg")], [example("collage-two-faces.jpg")]],
                 [image],
@@ -215,7 +217,11 @@ class RecognitionTab:
                 api_visibility="private",
             )
             self.services.share.listen(
-                examples.load_input_event.then, self.identify, [image, which], [output, table], api_visibility="private"
+                examples.load_input_event.then,
+                as_warning(self.identify, 2),
+                [image, which],
+                [output, table],
+                api_visibility="private",
             )
             with gr.Row():
                 with gr.Column():
@@ -243,15 +249,16 @@ class RecognitionTab:
                     refresh = gr.Button("Refresh the list", size="sm")
                     who = gr.Textbox(label="Name or id to remove")
                     remove = gr.Button("Remove", variant="stop")
-            self.services.share.listen(
+            page_and_api(
+                self.services.share.listen,
                 enroll.click,
                 self.enroll,
                 [name, photos, consent, same_person, which],
                 [message, people, same_person],
                 api_name="enroll",
             )
-            remove.click(self.remove, [who, which], [message, people], api_name="remove")
-            refresh.click(self.people, [which], people, api_name="people")
+            page_and_api(plain, remove.click, self.remove, [who, which], [message, people], api_name="remove")
+            page_and_api(plain, refresh.click, self.people, [which], [people], api_name="people")
             which.change(self.shown, [which], people, api_visibility="private")
             people.select(self.picked, None, who, api_visibility="private")
         demo.load(self.start, None, [which, people, note], api_visibility="private")

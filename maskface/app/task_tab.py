@@ -26,7 +26,7 @@ from ..analyzer import ImageResult
 from ..image import ImageSource
 from ..tasks import TASKS
 from ..video import VideoLimits, annotate_video, label_counts
-from .common import box, described, example, percent, require, side_by_side, user_errors
+from .common import as_warning, box, described, example, page_and_api, percent, require, side_by_side, user_errors
 from .inputs import ImageInput
 from .services import BOTH, Services
 from .uploads import image_source
@@ -129,7 +129,7 @@ class TaskTab:
                 )
         if time.monotonic() >= deadline:
             gr.Warning(
-                f"Stopped after {settings.video_seconds:g} s of analysis (MASKFACE_VIDEO_SECONDS): "
+                f"Stopped after {settings.video_seconds:g} s of analysis, the limit per video: "
                 f"the first {len(results)} sampled frames are shown."
             )
         rows = []
@@ -164,7 +164,7 @@ class TaskTab:
                         label="Faces", type="numpy", interactive=False, format="jpeg", elem_id=f"{task}-output"
                     )
                 table = gr.Dataframe(headers=headers, interactive=False, label="Faces found", elem_id=f"{task}-table")
-                share.listen(button.click, self.photo, [image, choice], [output, table], api_name=task)
+                page_and_api(share.listen, button.click, self.photo, [image, choice], [output, table], api_name=task)
                 examples = gr.Examples(
                     [[example(file)] for file in EXAMPLES[task]],
                     [image],
@@ -173,7 +173,11 @@ class TaskTab:
                 )
                 # a clicked example is analysed at once, with the model chosen above
                 share.listen(
-                    examples.load_input_event.then, self.photo, [image, choice], [output, table], api_visibility="private"
+                    examples.load_input_event.then,
+                    as_warning(self.photo, 2),
+                    [image, choice],
+                    [output, table],
+                    api_visibility="private",
                 )
             with gr.Tab("Live webcam"):
                 gr.Markdown("Allow the camera, then start recording: about two annotated frames a second.")
@@ -200,14 +204,17 @@ class TaskTab:
                 )
                 with gr.Row():
                     with gr.Column():
-                        video_in = gr.Video(label="Video", sources=["upload"], include_audio=True)
-                        video_button = gr.Button("Analyze video", variant="primary")
+                        video_in = gr.Video(
+                            label="Video", sources=["upload"], include_audio=True, elem_id=f"{task}-video-input"
+                        )
+                        video_button = gr.Button("Analyze video", variant="primary", elem_id=f"{task}-video-run")
                     with gr.Column():
                         video_out = gr.Video(label="Annotated frames", interactive=False)
                 summary = gr.Dataframe(
                     headers=["time (s)", "model", "faces", *TASKS[task].labels], interactive=False, label="Per frame"
                 )
-                share.listen(
+                page_and_api(
+                    share.listen,
                     video_button.click,
                     self.video,
                     [video_in, choice],

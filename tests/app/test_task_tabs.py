@@ -108,3 +108,25 @@ def test_inference_stores_nothing_in_the_app_folders(served, client, example, ti
     client.predict(example("astronaut.jpg"), str(tiny_models["gender"]), api_name="/gender")
     client.predict(example("astronaut.jpg"), api_name="/identify")
     assert files() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "api", "says"),
+    [
+        ("my notes.txt", b"shopping list\n", "/mask", "not an image"),
+        ("empty.jpg", b"", "/gender", "empty file"),
+        ("holiday clip.mp4", b"not a video" * 100, "/mask_video", "cannot be read as a video"),
+    ],
+)
+def test_a_bad_file_is_named_by_its_own_name_never_by_a_server_path(
+    client, tmp_path, app_settings, name, content, api, says
+):
+    from gradio_client import handle_file
+
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    with pytest.raises(AppError) as refused:
+        client.predict(handle_file(str(bad)), api_name=api)
+    message = str(refused.value)
+    assert says in message and name in message
+    assert "/" not in message and str(app_settings.temp_dir) not in message and "MASKFACE_" not in message
