@@ -69,10 +69,10 @@ def test_anonymous_identification_gives_the_match_and_no_other_names(space, shar
     anonymous = space.client()
     _, table = anonymous.predict(photo("grace_hopper.jpg"), "shared", api_name="/identify")
     (face,) = table["data"]
-    assert face[1] == "Grace Hopper" and face[2] > 0.99 and face[4] == ""  # the match, no candidates
+    assert face[1] == "Grace Hopper" and face[2] > 0.99 and face[5] == ""  # the match, no candidates
     _, table = anonymous.predict(photo("collage-two-faces.jpg"), "shared", api_name="/identify")
     for face in table["data"]:
-        assert face[4] == "" and (face[1] in ("Grace Hopper", "Eileen Collins") or (face[1], face[2]) == ("unknown", None))
+        assert face[5] == "" and (face[1] in ("Grace Hopper", "Eileen Collins") or (face[1], face[2]) == ("unknown", None))
     with pytest.raises(AppError, match="sign in with Hugging Face"):
         anonymous.predict(photo("grace_hopper.jpg"), "mine", api_name="/identify")
 
@@ -80,7 +80,7 @@ def test_anonymous_identification_gives_the_match_and_no_other_names(space, shar
 def test_the_admin_sees_every_candidate(space, shared_person):
     _, table = space.client(ADMIN).predict(photo("grace_hopper.jpg"), "shared", api_name="/identify")
     (face,) = table["data"]
-    assert face[4].startswith("Grace Hopper 1.00, Eileen Collins")
+    assert face[5].startswith("Grace Hopper 1.00, Eileen Collins")
 
 
 def test_signed_in_users_each_see_and_change_only_their_own_gallery(space, shared_person):
@@ -93,16 +93,16 @@ def test_signed_in_users_each_see_and_change_only_their_own_gallery(space, share
     assert names(alice.predict("mine", api_name="/people")) == ["Ada Lovelace"]
     assert names(space.client("alice").predict("mine", api_name="/people")) == ["Ada Lovelace"]  # another device
     _, table = alice.predict(photo("grace_hopper.jpg"), "mine", api_name="/identify")
-    assert table["data"][0][1] == "Ada Lovelace" and table["data"][0][4].startswith("Ada Lovelace")
+    assert table["data"][0][1] == "Ada Lovelace" and table["data"][0][5].startswith("Ada Lovelace")
     _, table = bob.predict(photo("grace_hopper.jpg"), "mine", api_name="/identify")
-    assert table["data"][0][1] == "unknown" and "Ada" not in table["data"][0][4]
+    assert table["data"][0][1] == "unknown" and "Ada" not in table["data"][0][5]
     with pytest.raises(AppError, match="nobody with the name or id"):
         bob.predict(ada_id, "mine", api_name="/remove")
     with pytest.raises(AppError, match="only this Space's admins may remove people from the shared gallery"):
         alice.predict(shared_person[1], "shared", api_name="/remove")
     # a signed-in user identifies against the shared gallery as anyone may: the match only
     _, table = alice.predict(photo("grace_hopper.jpg"), "shared", api_name="/identify")
-    assert table["data"][0][1] == "Grace Hopper" and table["data"][0][4] == ""
+    assert table["data"][0][1] == "Grace Hopper" and table["data"][0][5] == ""
     message, people = alice.predict(ada_id, "mine", api_name="/remove")
     assert message.startswith("Removed") and names(people) == []
     assert names(bob.predict("mine", api_name="/people")) == ["Bob's friend"]
@@ -135,8 +135,9 @@ def test_anonymous_labeling_is_off_unless_the_operator_allows_it(space):
 def test_a_signed_in_labeler_is_the_same_on_every_device_and_deletes_everything_given(space):
     laptop, phone = space.client("carol"), space.client("carol")
     ids = []
-    for device in (laptop, phone):  # whatever labeler id a device sends, the label is carol's
-        _, _, _, item = device.predict([photo("astronaut.jpg")], "(no folder)", "mask", "", api_name="/queue")
+    for device, picture in ((laptop, "astronaut.jpg"), (phone, "grace_hopper.jpg")):
+        # whatever labeler id a device sends, the label is carol's (and she is never offered a face twice)
+        _, _, _, item = device.predict([photo(picture)], "(no folder)", "mask", "", api_name="/queue")
         record_id, count, _ = device.predict(item, "mask", "without_mask", "", "", True, api_name="/label")
         ids.append(record_id)
     assert count == 2
