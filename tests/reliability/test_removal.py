@@ -13,12 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from gradio_client import handle_file
 
 from maskface.app.common import EXAMPLES_DIR
 
-ROOT = EXAMPLES_DIR.parent
+ROOT = Path(__file__).resolve().parents[2]
 NAME = "Removable Ringo Starr-Lovelace"  # in no example, so /config can only hold it through the people list
 
 
