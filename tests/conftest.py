@@ -168,7 +168,14 @@ def free_port() -> int:
 
 @pytest.fixture()
 def unused_port() -> int:
+    """A local port nothing listens on (connections to it are refused)."""
     return free_port()
+
+
+@pytest.fixture(scope="session")
+def port_finder():
+    """:func:`free_port`, for session fixtures."""
+    return free_port
 
 
 class AppProcess:

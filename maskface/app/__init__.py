@@ -50,7 +50,9 @@ def build_app(settings: Settings | None = None, services: Services | None = None
     settings = settings or parse_args([])
     services = services or Services(settings)
     use_gradio_temp_dir(services.temp.prepare().path)
+    labeling = LabelingTab(services)
     with gr.Blocks(title="maskface") as demo:
+        labeling.browser_state()
         with gr.Row():
             gr.Markdown(
                 "# maskface\nMasks, gender and identity of every face in a photo, a webcam or a video. "
@@ -62,7 +64,7 @@ def build_app(settings: Settings | None = None, services: Services | None = None
             TaskTab(services, "mask").build()
             TaskTab(services, "gender").build()
             RecognitionTab(services).build(demo)
-            LabelingTab(services).build(demo)
+            labeling.build(demo)
             ProgressTab(services).build()
         with gr.Accordion("About / models served", open=False):
             about = gr.Markdown(services.about(), elem_classes="about", elem_id="about")

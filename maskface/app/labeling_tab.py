@@ -365,8 +365,24 @@ class LabelingTab:
     # ----------------------------------------------------------------------
     # Layout.
 
+    def browser_state(self) -> gr.BrowserState:
+        """The labeler id kept in the browser; made at the page's top level, outside the tabs.
+
+        A component in a tab that is not shown is not mounted when the page loads,
+        and a ``gr.BrowserState`` saves a value into the browser only while
+        mounted: inside this tab, the id the page-load event gives was never saved
+        and every reload made a new one.
+        """
+        self._stored_id = gr.BrowserState(
+            "", storage_key="maskface-labeler-id", secret=self.services.browser_secret
+        )
+        return self._stored_id
+
     def build(self, demo: gr.Blocks) -> None:
-        """The tab inside ``demo``; binds the page-load event that gives the browser its labeler id."""
+        """The tab inside ``demo``; binds the page-load event that gives the browser its labeler id.
+
+        :meth:`browser_state` must have been called first, at the page's top level.
+        """
         services, share = self.services, self.services.share
         with gr.Tab("Quick labeling", id="tab-labeling", elem_id="tab-labeling"):
             gr.Markdown(
@@ -375,7 +391,7 @@ class LabelingTab:
                 "(or the typed name), **s** skips, **z** or **Backspace** undoes."
             )
             session = gr.State(Session())
-            stored_id = gr.BrowserState("", storage_key="maskface-labeler-id", secret=services.browser_secret)
+            stored_id = self._stored_id
             whose = gr.Markdown(elem_id="labeler-whose")
             with gr.Row():
                 labeler_name = gr.Textbox(label="Your name (optional)", max_length=200, elem_id="labeler-name")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,20 +11,8 @@ import pytest
 from maskface.app.common import EXAMPLES_DIR
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture()
-def closed_port() -> int:
-    """A local port nothing listens on (connections to it are refused)."""
-    return free_port()
-
-
 @pytest.fixture(scope="session")
-def app_settings(tiny_models, tmp_path_factory):
+def app_settings(tiny_models, tmp_path_factory, port_finder):
     from maskface.app import Settings
 
     folder = tmp_path_factory.mktemp("app-data")
@@ -38,7 +25,7 @@ def app_settings(tiny_models, tmp_path_factory):
         data_dir=folder,
         unlabelled_dir=folder / "unlabelled",
         temp_dir=folder / "temp",
-        port=free_port(),
+        port=port_finder(),
     )
 
 

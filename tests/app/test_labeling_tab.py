@@ -187,6 +187,7 @@ def test_deleting_my_contributions_leaves_everyone_elses(client, example, app_se
 def tab(served):
     with gr.Blocks() as demo:
         tab = LabelingTab(served.services)
+        tab.browser_state()
         tab.build(demo)
     return tab
 

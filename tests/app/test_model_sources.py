@@ -19,10 +19,10 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.fixture()
-def hub_unreachable(monkeypatch, tmp_path, closed_port):
+def hub_unreachable(monkeypatch, tmp_path, unused_port):
     """The Hub at a closed port, and an empty Hub cache; returns the cache folder."""
     cache = tmp_path / "hub-cache"
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{unused_port}")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     return cache

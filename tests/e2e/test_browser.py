@@ -26,7 +26,8 @@ from PIL import Image
 from maskface.app.common import EXAMPLES_DIR
 from maskface.store import shipped_models
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "runs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "runs" / "screenshots"
 CHROMIUM = os.environ.get("MASKFACE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 # As root in a container, without a GPU, and with no network: no sandbox, no background traffic.
 CHROMIUM_ARGS = [
@@ -65,15 +66,13 @@ def app(tmp_path_factory, tiny_identity_model):
         pytest.skip(f"shipped models missing in models/: {', '.join(sorted(missing))}")
     folder = tmp_path_factory.mktemp("browser-app")
     identity = "identity-mobilenetv2" if "identity-mobilenetv2" in shipped_models() else str(tiny_identity_model)
-    settings = Settings(
-        identity_model=identity, gallery=folder / "gallery", labels_dir=folder / "labels", port=free_port()
-    )
+    settings = Settings(identity_model=identity, data_dir=folder, temp_dir=folder / "temp", port=free_port())
     services = Services(settings)
     demo = build_app(settings, services)
-    launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    launch(demo, settings, services, prevent_thread_lock=True, quiet=True)
     yield settings
     demo.close()
-    services.labels.close()
+    services.close()
 
 
 @pytest.fixture(scope="module")
@@ -310,3 +309,28 @@ def test_labeling_refusals_leave_the_counter_and_the_checkbox_usable(page, bad_f
     screenshot(page, "labeling-delete-unconfirmed")
     page.locator("#delete-confirm input[type=checkbox]").check()  # not covered by a badge
     playwright.expect(page.locator("#label-count input")).to_have_value("2")
+
+
+def test_a_person_removed_with_the_cli_is_gone_from_the_page(page, app):
+    import subprocess
+    import sys
+
+    from gradio_client import Client, handle_file
+
+    name = "Removable Ringo Browser"
+    Client(f"http://127.0.0.1:{app.port}/", verbose=False).predict(
+        name, [handle_file(str(EXAMPLES_DIR / "grace_hopper.jpg"))], True, api_name="/enroll"
+    )
+    page.reload()
+    open_tab(page, "Recognition")
+    shows(page.locator("#people"), name)  # the list is read when the page loads
+    command = [sys.executable, "-m", "maskface", "gallery", "remove", name, "--gallery", str(app.gallery)]
+    done = subprocess.run(
+        [*command, "--identity-model", app.identity_model], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    page.reload()
+    open_tab(page, "Recognition")
+    page.locator("#people").wait_for()
+    playwright.expect(page.locator("#people")).not_to_contain_text(name, timeout=TIMEOUT_MS)
+    screenshot(page, "recognition-after-removal")
