@@ -334,3 +334,13 @@ def test_a_person_removed_with_the_cli_is_gone_from_the_page(page, app):
     page.locator("#people").wait_for()
     playwright.expect(page.locator("#people")).not_to_contain_text(name, timeout=TIMEOUT_MS)
     screenshot(page, "recognition-after-removal")
+
+
+def test_the_progress_view_plots_the_labels(page):
+    # after test_two_faces_labelled_with_the_keyboard: two labels of today
+    open_tab(page, "Progress")
+    page.locator("#progress-run").click()
+    shows(page.locator("#progress-summary"), "labels of")
+    page.locator("#progress-days canvas, #progress-days svg").first.wait_for()  # one labeler: no agreement yet
+    shows(page.locator("#progress-labelers"), "mask")
+    screenshot(page, "progress")
