@@ -34,8 +34,8 @@ MASKFACE_USER_GALLERIES           user_galleries       one private gallery per s
 MASKFACE_UNLABELLED_DIR           unlabelled_dir       server folder the labeling tab can queue
 MASKFACE_TEMP_DIR                 temp_dir             the app's own temporary folder (uploads, results)
 MASKFACE_DETECTOR                 detector             the app's face detector setting
-MASKFACE_CONCURRENCY, _QUEUE_SIZE concurrency,         app requests at once per event, and waiting
-                                  queue_size
+MASKFACE_CONCURRENCY, _QUEUE_SIZE concurrency,         app requests running the models at once, and
+                                  queue_size           waiting
 MASKFACE_SESSION_JOBS             session_jobs         requests one browser session may hold in the queue
 MASKFACE_ADMINS                   admins               Hugging Face usernames managing the shared gallery
 MASKFACE_ANONYMOUS_LABELING       anonymous_labeling   1: visitors not signed in may label on a Space

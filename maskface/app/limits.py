@@ -24,6 +24,9 @@ import gradio as gr
 
 #: An admission is forgotten after this long even if its request never ran (a job dropped from the queue).
 ADMISSION_SECONDS = 15 * 60
+#: The concurrency group of the requests that run the models (photos, identification, enrolment, labeling
+#: queues): ``MASKFACE_CONCURRENCY`` of them at once in all, so the CPU is never shared by more.
+MODELS = "models"
 
 
 class SessionShare:
@@ -97,7 +100,11 @@ class SessionShare:
         return run
 
     def listen(self, listener: Callable, handler: Callable, inputs: list, outputs: list, **options):
-        """``listener(handler, inputs, outputs, ...)`` (an event such as ``button.click``), counted against the share."""
+        """``listener(handler, inputs, outputs, ...)`` (an event such as ``button.click``), counted against the share.
+
+        The event joins the :data:`MODELS` concurrency group unless ``options`` name another.
+        """
+        options.setdefault("concurrency_id", MODELS)
         return listener(self.counted(handler), inputs, outputs, validator=self.validator(len(inputs)), **options)
 
 

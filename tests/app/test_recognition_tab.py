@@ -87,3 +87,16 @@ def test_enrolment_needs_photos(client):
 def test_the_operator_has_one_gallery(client, example):
     with pytest.raises(AppError, match="run locally, the app has one gallery"):
         client.predict(example("astronaut.jpg"), "mine", api_name="/identify")
+
+
+def test_enrolment_photos_are_deleted_once_read(client, app_settings, tmp_path):
+    from gradio_client import handle_file
+
+    from maskface.app.common import EXAMPLES_DIR
+
+    photo = tmp_path / "enrol-me-once.jpg"  # unlike any example, so no kept copy shares its file
+    photo.write_bytes((EXAMPLES_DIR / "grace_hopper.jpg").read_bytes() + b"one visitor's photo")
+    message, _, _ = client.predict("Privacy Person", [handle_file(str(photo))], True, api_name="/enroll")
+    assert message.startswith("Enrolled Privacy Person")
+    assert not list(app_settings.temp_dir.rglob(photo.name))  # only the embeddings are kept
+    client.predict("Privacy Person", api_name="/remove")
