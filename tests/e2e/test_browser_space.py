@@ -4,9 +4,9 @@
 anonymous labeling allowed. A signed-in visitor's browser carries the session
 cookie Gradio's Hugging Face login leaves (``AppProcess.signed_in``); an
 anonymous one keeps its labeler id in the browser (``gr.BrowserState``). For
-each, a label is given, the page reloaded, the counter must still show it, a
-second label is given, and "Delete my contributions" must delete both. Skips,
-saying why, when Playwright or Chromium is missing (`.ci/run` installs both).
+each, a label is given, the page reloaded, the counter must still show it and
+the queue must leave out the face already labelled, the other face is labelled,
+and "Delete my contributions" must delete both. Skips, saying why, when Playwright or Chromium is missing (`.ci/run` installs both).
 """
 
 from __future__ import annotations
@@ -61,15 +61,19 @@ def open_labeling(page) -> None:
     page.locator("#label-consent input[type=checkbox]").check()  # consent is asked on every visit
 
 
-def label_one_face(page) -> None:
-    """Build the queue from the two-face example and answer the first face as the model suggests, by key."""
+def label_one_face(page, queued: int) -> None:
+    """Build the queue from the two-face example and answer its first face as the model suggests, by key.
+
+    ``queued`` is how many of the photo's two faces the queue must hold: a face
+    this labeler has already labelled is not queued for them again.
+    """
     page.locator("#label-uploads input[type=file]").set_input_files(str(EXAMPLES_DIR / "collage-two-faces.jpg"))
     page.locator("#label-build").click()
     info = page.locator("#label-info")
-    shows(info, "Face 1 of 2")
+    shows(info, f"Face 1 of {queued}")
     info.click()  # focus leaves the text boxes: keys go to the queue
     page.keyboard.press("m" if "says with mask" in info.inner_text() else "n")
-    shows(info, "Face 2 of 2")
+    shows(info, "Face 2 of 2" if queued == 2 else "Queue done")
 
 
 def labels(space) -> list[dict]:
@@ -90,13 +94,13 @@ def test_the_counter_survives_a_reload_and_delete_removes_the_labels_before_and_
     open_labeling(page)
     whose = f"your Hugging Face account {visitor}" if visitor else "this browser"
     shows(page.locator("#labeler-whose"), f"Your labels are counted and deleted under {whose}")
-    label_one_face(page)
+    label_one_face(page, queued=2)
     count(page).to_have_value("1")
 
     page.reload()
     open_labeling(page)
-    count(page).to_have_value("1")  # the same labeler after a reload
-    label_one_face(page)
+    count(page).to_have_value("1")  # the same labeler after a reload...
+    label_one_face(page, queued=1)  # ...is not shown the face they labelled
     count(page).to_have_value("2")
     mine = f"hf-{user_key(visitor)}" if visitor else None
     given = [r for r in labels(space) if r["labeler_id"] == mine] if visitor else labels(space)[-2:]
