@@ -6,10 +6,11 @@
 - ``simulate-mask`` writes copies of a folder's images with simulated masks.
 - ``enroll`` and ``gallery build|list|remove`` manage the people ``predict
   --gallery`` recognises.
-- ``labels delete`` removes someone's labels from the labeling dataset;
-  ``labels import`` merges labels of shared photos into the repo's labels
-  dataset (``data/labels/gender-real``), ``labels export`` writes the app's
-  grid labels of shared photos as such rows (:mod:`maskface.labelset`).
+- ``labels delete`` removes someone's labels from the labeling dataset; ``labels progress``
+  prints the Progress view's figures (labels per day and labeler, agreement, the model's confusion);
+  ``labels export`` writes the dataset's gender labels of shared photos as rows of the repo's
+  labels dataset and ``labels import`` merges such rows into it (``data/labels/gender-real``,
+  :mod:`maskface.labelset`).
 - ``space readme`` renders the Space's README front matter from ``space.yaml``;
   ``space deploy --to ORG/NAME [--dry-run]`` creates or updates the Space.
 """
@@ -57,15 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     who = delete.add_mutually_exclusive_group(required=True)
     who.add_argument("--name", help="the labeler name, exactly as given")
     who.add_argument("--labeler-id", help="the labeler id of a browser session")
-    delete.add_argument("--labels-dir", type=Path, help="the dataset folder (default: MASKFACE_LABELS_DIR or labels/)")
-    imp = verbs.add_parser("import", help="merge JSON-lines labels of shared photos into a labels dataset (and its card)")
-    imp.add_argument("file", type=Path, metavar="FILE.jsonl", help="one label per line (maskface.labelset's rows)")
-    imp.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="default: data/labels/gender-real")
-    imp.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the shared data folder the rows name photos in")
-    exp = verbs.add_parser("export", help="write the app's gender labels of shared photos as labels-dataset rows")
-    exp.add_argument("--labels-dir", type=Path, help="the app's label folder (default: MASKFACE_LABELS_DIR or labels/)")
-    exp.add_argument("--labeler", required=True, help="who labelled, as the rows will name them (e.g. 'maskface team')")
-    exp.add_argument("--out", type=Path, help="the JSON-lines file to write (default: stdout)")
+    report = verbs.add_parser("progress", help="labels per day and labeler, agreement, the model's confusion (JSON)")
+    export = verbs.add_parser("export", help="the gender labels of shared photos as rows of a labels dataset (JSON lines)")
+    export.add_argument("--labeler", help="name every row's labeler so (default: each label's name, else its labeler id)")
+    export.add_argument("--out", type=Path, help="the JSON-lines file to write (default: stdout)")
+    for verb in (delete, report, export):
+        verb.add_argument("--labels-dir", type=Path, help="the dataset folder (default: MASKFACE_LABELS_DIR or labels/)")
+    merge = verbs.add_parser("import", help="merge JSON-lines rows of shared photos into a labels dataset (and its card)")
+    merge.add_argument("file", type=Path, metavar="FILE.jsonl", help="one label per line (maskface.labelset's rows)")
+    merge.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="default: data/labels/gender-real")
+    merge.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the shared data folder the rows name photos in")
 
     p = sub.add_parser("gallery", help="build, list or edit a gallery of enrolled people")
     verbs = p.add_subparsers(dest="verb", required=True)
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("enroll", "gallery"):
         return _gallery(args)
     if args.command == "labels":
-        return {"delete": _delete_labels, "import": _import_labels, "export": _export_labels}[args.verb](args)
+        return _labels(args)
     if args.command == "space":
         return _space_readme(args) if args.verb == "readme" else _space_deploy(args)
     return _predict(args)
@@ -190,22 +192,44 @@ def _gallery(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delete_labels(args: argparse.Namespace) -> int:
-    """``labels delete``: what an operator runs when a labeler asks for their labels to go (here and on the Hub)."""
+def _labels(args: argparse.Namespace) -> int:
+    """``labels delete`` (what an operator runs when a labeler asks for their labels to go, here and on the Hub),
+    ``labels progress``, ``labels export`` and ``labels import``."""
+    if args.verb == "import":
+        return _import_labels(args)
     from dataclasses import replace
 
     from .config import settings
-    from .labels import LabelError
+    from .labels import LabelError, LabelStore
+    from .labelset import LabelSetError, rows_from_store
+    from .progress import progress
     from .sync import label_store
 
+    config = replace(settings(), labels_dir=args.labels_dir) if args.labels_dir else settings()
     try:
-        store = label_store(replace(settings(), labels_dir=args.labels_dir) if args.labels_dir else settings())
-        removed = store.delete_contributions(labeler_id=args.labeler_id, labeler_name=args.name)
+        if args.verb == "delete":
+            store = label_store(config)
+            output = {"deleted": store.delete_contributions(labeler_id=args.labeler_id, labeler_name=args.name)}
+        else:  # reads only: no Hub sync started
+            store = LabelStore(config.labels_dir)
+            records = store.records()
+            if args.verb == "export":
+                rows, other = rows_from_store(records, args.labeler)
+            else:
+                output = progress(records).to_dict()
         store.close()
-    except LabelError as err:
+    except (LabelError, LabelSetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({"deleted": removed}))
+    if args.verb == "export":
+        text = "".join(json.dumps(row) + "\n" for row in rows)
+        if args.out:
+            args.out.write_text(text)
+        else:
+            sys.stdout.write(text)
+        print(f"exported {len(rows)} label(s); {other} gender label(s) of uploads name no shared photo", file=sys.stderr)
+        return 0
+    print(json.dumps(output))
     return 0
 
 
@@ -226,29 +250,6 @@ def _import_labels(args: argparse.Namespace) -> int:
     labels.save()
     print(json.dumps(vars(merged) | {"rejected": len(errors), "dataset": str(args.dataset)}))
     return 2 if errors else 0
-
-
-def _export_labels(args: argparse.Namespace) -> int:
-    """``labels export``: the app's gender labels that name a shared photo and box, as labels-dataset rows."""
-    from .config import settings
-    from .labels import LabelStore
-    from .labelset import LabelSetError, rows_from_store
-
-    store = LabelStore(args.labels_dir or settings().labels_dir)  # read only: no Hub sync needed
-    try:
-        rows, other = rows_from_store(store.records(), args.labeler)
-    except LabelSetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    text = "".join(json.dumps(row) + "\n" for row in rows)
-    if args.out:
-        args.out.write_text(text)
-    else:
-        sys.stdout.write(text)
-    print(f"exported {len(rows)} label(s); {other} gender label(s) of uploads have no shared photo", file=sys.stderr)
-    return 0
 
 
 def _list_models() -> int:

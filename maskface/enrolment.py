@@ -46,6 +46,7 @@ def enroll(
     name: str,
     images: Iterable[ImageSource],
     masked_copies: int = ENROL_MASKED_COPIES,
+    **options,
 ) -> str:
     """Enrol ``name`` into ``gallery`` from photos showing exactly one face each; returns the person's id.
 
@@ -53,6 +54,7 @@ def enroll(
     simulated-mask versions of it, so a person enrolled from bare photos is
     also recognised masked. Nothing is stored unless every photo is usable: a
     photo without a face or with several raises ``ValueError`` naming the photo.
+    ``options`` go to :meth:`~maskface.gallery.Gallery.enroll` (``add_to_existing``, ``max_people``).
     """
     if analyzer.embedder is None:
         raise ValueError("enrolment needs an analyzer with an identity model: Analyzer({..., 'identity': SOURCE})")
@@ -68,4 +70,4 @@ def enroll(
         rows += [analyzer.embed(v, faces) for v in enrolment_versions(pixels, faces[0], number, masked_copies)]
     if not rows:
         raise ValueError("give at least one enrolment photo")
-    return gallery.enroll(name, np.concatenate(rows))
+    return gallery.enroll(name, np.concatenate(rows), **options)

@@ -24,8 +24,9 @@ person's judgement from looking at the face. A face is one (file, box); a
 newer label of the same face replaces the older one.
 
 ``python -m maskface labels import FILE.jsonl`` merges labels into the
-dataset; ``python -m maskface labels export`` writes the app's grid labels
-of shared photos as such rows (:func:`rows_from_store`).
+dataset; ``python -m maskface labels export`` writes the app's labels of
+faces of shared photos (either labeling mode) as such rows
+(:func:`rows_from_store`).
 """
 
 from __future__ import annotations
@@ -320,11 +321,13 @@ def card(rows: list[dict], method: str = "") -> str:
     )
 
 
-def rows_from_store(records: Iterable[dict], labeler: str) -> tuple[list[dict], int]:
-    """Rows of this dataset from the app's gender labels that name a shared photo and box (grid labels of a
-    server folder); returns them and how many gender labels did not (uploads: only their crop is kept).
+def rows_from_store(records: Iterable[dict], labeler: str | None = None) -> tuple[list[dict], int]:
+    """Rows of this dataset from the app's gender labels that name a shared photo and box (labels of faces
+    of a server folder); returns them and how many gender labels did not (uploads: only their crop is kept).
 
-    ``labeler`` names who labelled (the app's labeler names are optional and unverified).
+    Each row keeps its label's time and the suggestion shown; its labeler is
+    ``labeler`` when given (the app's labeler names are optional and
+    unverified), else the label's labeler name, else its labeler id.
     """
     rows, other = [], 0
     for record in records:
@@ -346,7 +349,7 @@ def rows_from_store(records: Iterable[dict], labeler: str) -> tuple[list[dict], 
                     "label": record["label"],
                     "suggestion": record.get("predicted_label"),
                     "suggestion_score": record.get("predicted_score"),
-                    "labeler": labeler,
+                    "labeler": labeler or record.get("labeler_name") or record["labeler_id"],
                     "time": record["created_at"],
                 }
             )

@@ -232,20 +232,26 @@ def test_labels_import_merges_valid_rows_and_names_the_lines_left_out(tmp_path, 
     out, err = capsys.readouterr()
     assert code == 2 and json.loads(out)["added"] == len(rows) and "line 9: no photo" in err
     assert len(LabelSet.load(dataset).rows) == len(rows) and (dataset / "README.md").is_file()
+    kept = {(r["file"], r["labeler"], r["time"], r["suggestion"], r["suggestion_score"]) for r in LabelSet.load(dataset).rows}
+    assert kept == {(r["file"], r["labeler"], r["time"], r["suggestion"], r["suggestion_score"]) for r in rows}
 
 
-def test_labels_export_writes_the_grid_labels_of_shared_photos_as_rows(tmp_path, capsys):
+def test_labels_export_writes_the_labels_of_shared_photos_as_rows(tmp_path, capsys):
+    from maskface.face import Prediction
     from maskface.labels import LabelStore, new_labeler_id
     from maskface.labelset import check_row
 
     store, me = LabelStore(tmp_path / "labels"), new_labeler_id()
     crop = np.full((40, 40, 3), 120, np.uint8)
-    store.add(crop, "gender", "female", labeler_id=me, consent=True,
+    store.add(crop, "gender", "female", labeler_id=me, consent=True, labeler_name="Ada", prediction=Prediction("male", 0.8),
               source_file="mask/train/without_mask/a.jpg", box=[3, 4, 30, 31])
     store.add(crop, "gender", "male", labeler_id=me, consent=True)  # an upload: no shared photo
-    out = tmp_path / "grid.jsonl"
-    code = cli.main(["labels", "export", "--labels-dir", str(tmp_path / "labels"), "--labeler", "maskface team",
-                     "--out", str(out)])
+    (record, _) = store.records()
+    out = tmp_path / "rows.jsonl"
+    code = cli.main(["labels", "export", "--labels-dir", str(tmp_path / "labels"), "--out", str(out)])
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert code == 0 and "1 gender label(s) of uploads" in capsys.readouterr().err
     assert row == check_row(row) and (row["file"], row["label"], row["box"]) == ("mask/train/without_mask/a.jpg", "female", [3.0, 4.0, 30.0, 31.0])
+    assert (row["labeler"], row["time"], row["suggestion"], row["suggestion_score"]) == ("Ada", record["created_at"], "male", 0.8)
+    cli.main(["labels", "export", "--labels-dir", str(tmp_path / "labels"), "--labeler", "maskface team", "--out", str(out)])
+    assert json.loads(out.read_text())["labeler"] == "maskface team"

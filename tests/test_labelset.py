@@ -8,7 +8,7 @@ import datasets
 import pytest
 
 from gender_toys import write_toy_gender_real
-from maskface.labelset import DEFAULT_DATASET, LabelSet, LabelSetError, check_row, read_rows, rows_from_store, stats
+from maskface.labelset import LabelSet, LabelSetError, check_row, read_rows, rows_from_store, stats
 
 
 @pytest.fixture()
@@ -82,10 +82,11 @@ def test_reading_a_growing_file_skips_its_unfinished_last_line_and_reports_bad_o
     assert errors == ["line 2: not JSON", "line 3: label 'x' is not one of female, male, unsure"]
 
 
-def test_the_apps_grid_labels_of_shared_photos_export_as_rows():
+def test_the_apps_labels_of_shared_photos_export_as_rows():
     records = [
         {"task": "gender", "label": "female", "source_file": "mask/test/with_mask/a.jpg", "box": [1, 2, 30, 40],
-         "predicted_label": "male", "predicted_score": 0.7, "created_at": "2025-05-01T10:00:00.000Z"},
+         "predicted_label": "male", "predicted_score": 0.7, "created_at": "2025-05-01T10:00:00.000Z",
+         "labeler_id": "0123456789abcdef", "labeler_name": None},
         {"task": "gender", "label": "male", "source_file": None, "box": None, "predicted_label": None,
          "predicted_score": None, "created_at": "2025-05-01T10:00:01.000Z"},
         {"task": "mask", "label": "with_mask", "created_at": "2025-05-01T10:00:02.000Z"},
@@ -94,21 +95,6 @@ def test_the_apps_grid_labels_of_shared_photos_export_as_rows():
     assert other == 1 and len(found) == 1
     assert found[0] | {} == check_row(found[0])
     assert (found[0]["split"], found[0]["mask_folder"], found[0]["suggestion"]) == ("test", "with_mask", "male")
-
-
-def test_the_repo_dataset_is_valid_and_loads_with_datasets(tmp_path):
-    """The labels kept in the repo: every row valid, every test face labelled, at least 2,000 train faces."""
-    if not (DEFAULT_DATASET / "test.jsonl").is_file():
-        pytest.skip(f"no labels dataset at {DEFAULT_DATASET} yet")
-    labels = LabelSet.load(DEFAULT_DATASET)  # raises on any invalid row
-    loaded = datasets.load_dataset(str(DEFAULT_DATASET), cache_dir=str(tmp_path / "hf"))
-    assert len(loaded["train"]) == len(labels.split("train")) >= 2000
-    assert len(loaded["test"]) == len(labels.split("test")) > 0
-
-
-def test_every_photo_of_mask_test_has_its_faces_labelled(shared_data):
-    if not (DEFAULT_DATASET / "test.jsonl").is_file():
-        pytest.skip(f"no labels dataset at {DEFAULT_DATASET} yet")
-    labelled = {row["file"] for row in LabelSet.load(DEFAULT_DATASET).split("test")}
-    photos = {p.relative_to(shared_data).as_posix() for p in (shared_data / "mask" / "test").glob("*/*.jpg")}
-    assert photos == labelled
+    assert found[0]["labeler"] == "maskface team"
+    (kept,), _ = rows_from_store(records)  # without a name given: the label's own labeler
+    assert (kept["labeler"], kept["time"], kept["suggestion_score"]) == ("0123456789abcdef", "2025-05-01T10:00:00.000Z", 0.7)

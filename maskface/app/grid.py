@@ -1,19 +1,21 @@
-"""Grid mode of the Quick labeling tab: a page of faces at once, each pre-filled with the model's answer.
+"""Grid mode of the Quick labeling tab: a page of the labeler's own queue at once, each face pre-filled.
 
-Bulk labelling as in Argilla and Label Studio: the labeler looks over a page
-of :data:`PAGE_SIZE` faces of the queue, each framed in its answer's colour
-and captioned with its key, the answer and the model's suggestion; a click on
-a face (or its key, ``a`` to ``x``) flips it (female -> male -> unsure ->
-female; with -> without mask -> with), and **Enter** accepts the whole page:
-every face is stored with its answer and the suggestion shown
-(:meth:`GridMode.accept`). **z** / Backspace undoes the last accepted page.
+Bulk labelling as in Argilla and Label Studio: a page shows the next faces of
+the labeler's queue, the one the server holds for them
+(:class:`.queues.LabelQueues`), each framed in its answer's colour and
+captioned with its key, its answer and the model's suggestion. A click on a
+face (or its key, ``a`` to ``x``) flips it (:data:`maskface.labels.FLIP`);
+**Enter** accepts the page: its answers are stored through the one-face
+mode's path (:meth:`.labeling_tab.LabelingTab.store`: the same labeler,
+consent, checks and rate limit), all of the page or none of it. **z** /
+Backspace undoes the last accepted page.
 
-The store call is also the API endpoint ``label_page`` (crops, task, the
-answers and suggestions as JSON lists, labeler name and id, consent -> the
-record ids as a JSON list, this labeler's count). Faces of a server folder
-(``MASKFACE_UNLABELLED_DIR``) keep the photo and box they came from, so
-``python -m maskface labels export`` can turn them into rows of a labels
-dataset naming the shared photos (:mod:`maskface.labelset`).
+A page is a list of queue item ids, never crops. The API endpoints:
+``page`` (an item id, task, labeler id -> the faces from that item on with
+their captions, their item ids and the model's suggestions, as JSON lists)
+and ``label_page`` (the item ids and the answers as JSON lists, task,
+labeler name, labeler id, consent -> the record ids as a JSON list, this
+labeler's count, the id of the item after the page).
 """
 
 from __future__ import annotations
@@ -21,187 +23,188 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
-import numpy as np
-from PIL import Image, ImageOps
 
-from ..face import Prediction
-from ..labels import TASK_LABELS, UNSURE, LabelError, QueueItem
-from .common import percent, require, user_errors
-from .services import Services
+from ..draw import framed, percent
+from ..labels import FLIP, PAGE_TASKS, LabelError, QueueItem, check_page, first_answer
+from .common import UserError, as_warning, require, user_errors
+from .queues import Labeler, Session
+
+if TYPE_CHECKING:
+    from .labeling_tab import LabelingTab
 
 PAGE_SIZE = 24
-#: The key of each face of a page, in page order (the single-face keys are hidden in grid mode).
+#: The key of each face of a page, in page order (the one-face keys are hidden in grid mode).
 PAGE_KEYS = "abcdefghijklmnopqrstuvwx"
-#: What a click or a key turns an answer into.
-FLIP = {"female": "male", "male": UNSURE, UNSURE: "female", "with_mask": "without_mask", "without_mask": "with_mask"}
-#: Frame colours of the answers (RGB), so a page reads at a glance.
-FRAMES = {
-    "female": (214, 51, 132),
-    "male": (31, 119, 180),
-    UNSURE: (150, 150, 150),
-    "with_mask": (46, 160, 67),
-    "without_mask": (214, 39, 40),
-}
-TILE = 128
 MODES = [("One face at a time", "single"), ("Grid: a page of faces", "grid")]
+NO_PAGE = "Grid mode labels mask or gender: choose one and build the queue."
 
 
 @dataclass
 class Page:
-    """The grid's page: where it starts in the session's queue, its answers, and the pages accepted (for undo)."""
+    """The shown page: where it starts in the session's queue, its answers, and the pages accepted (for undo)."""
 
     start: int = 0
     answers: list[str] = field(default_factory=list)
     accepted: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
-def first_answer(item: QueueItem, task: str) -> str:
-    """A face's answer before the labeler touches it: the model's, or the task's first label without one."""
+def caption(key: str, item: QueueItem, task: str, answer: str) -> str:
+    """A face's caption: its key, its answer (marked when it differs from the model's) and the model's suggestion."""
     guess = item.predictions.get(task)
-    return guess.label if guess is not None else TASK_LABELS[task][0]
-
-
-def tile(item: QueueItem, answer: str) -> np.ndarray:
-    """The face's crop framed in its answer's colour."""
-    crop = Image.fromarray(item.crop).resize((TILE - 12, TILE - 12))
-    return np.asarray(ImageOps.expand(crop, border=6, fill=FRAMES.get(answer, (0, 0, 0))))
+    said = f"model: {guess.label.replace('_', ' ')} {percent(guess.score)}" if guess else "no suggestion"
+    changed = " (changed)" if guess is not None and guess.label != answer else ""
+    return f"[{key}] {answer.replace('_', ' ')}{changed} - {said}"
 
 
 class GridMode:
-    """Handlers (also the API) and layout of the grid; the queue is the labeling tab's session."""
+    """Handlers (also the API) and layout of the grid; the queue and the labeler are the labeling tab's."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, tab: LabelingTab) -> None:
+        self.tab = tab
+        self.services = tab.services
+
+    @property
+    def size(self) -> int:
+        """Faces per page: never more than one labeler may label in a minute, so a page always fits the limit."""
+        return min(PAGE_SIZE, self.services.settings.labels_per_minute)
 
     # ----------------------------------------------------------------------
-    # Handlers.
+    # The API.
+
+    def page(
+        self, item_id: str, task: str, labeler_id: str, profile: gr.OAuthProfile | None, request: gr.Request
+    ) -> tuple[list, str, str]:
+        """The page of this labeler's queue from ``item_id`` on: its faces (framed, captioned), their item ids and the
+        model's suggestions (``{"label", "score"}`` or null), as JSON lists."""
+        with user_errors("page"):
+            labeler = self.tab.labeler(profile, labeler_id)
+            if task not in PAGE_TASKS:
+                raise UserError(NO_PAGE)
+            ids = self.services.queues.following(labeler.id, (item_id or "").strip(), self.size)
+            items = [self.services.queues.item(labeler.id, i, task) for i in ids]
+        answers = [first_answer(item, task) for item in items]
+        suggestions = [{"label": p.label, "score": p.score} if (p := item.predictions.get(task)) else None for item in items]
+        return self._tiles(items, task, answers), json.dumps(ids), json.dumps(suggestions)
 
     def label_page(
         self,
-        crops: list | None,
+        item_ids: str,
         task: str,
         answers: str,
-        suggestions: str,
         labeler_name: str,
         labeler_id: str,
         consent: bool,
-        sources: list[dict | None] | None = None,
-    ) -> tuple[str, int]:
-        """Store one label per crop, every answer checked first; returns the record ids (JSON) and this labeler's count.
+        profile: gr.OAuthProfile | None,
+        request: gr.Request,
+    ) -> tuple[str, int, str]:
+        """Store one answer per item of this labeler's queue (JSON lists); returns the record ids (JSON), this
+        labeler's count and the id of the item after the last one ("" at the queue's end)."""
+        with user_errors("label"):
+            labeler = self.tab.labeler(profile, labeler_id)
+            ids = _json_list(item_ids, "item ids")
+            record_ids = self._store(labeler, ids, task, _json_list(answers, "answers"), labeler_name, consent)
+        return json.dumps(record_ids), self.services.labels.count(labeler.id), self.services.queues.after(labeler.id, ids[-1])
 
-        ``answers`` is a JSON list of labels; ``suggestions`` a JSON list of
-        ``{"label", "score"}`` (or null) shown for each face. ``sources``
-        (the UI's) name each face's server photo and box.
-        """
-        images = [crop[0] if isinstance(crop, (tuple, list)) else crop for crop in require(crops, "There is no face to label.")]
-        with user_errors():
-            labels, shown = _json_list(answers, "answers"), _json_list(suggestions or "null", "suggestions", len(images))
-            if len(labels) != len(images):
-                raise LabelError(f"give one answer per face: {len(images)} faces, {len(labels)} answers")
-            if task not in TASK_LABELS or TASK_LABELS[task] is None:
-                raise LabelError("grid mode labels mask or gender; identity takes a typed name, one face at a time")
-            for label in labels:
-                if label not in TASK_LABELS[task]:
-                    raise LabelError(f"{label!r} is not a {task} label; choose one of {', '.join(TASK_LABELS[task])}")
-            if consent is not True:
-                raise LabelError("labels are stored only with the contributor's consent: tick the consent box first")
-            ids = []
-            for k, (image, label) in enumerate(zip(images, labels)):
-                where = (sources or [None] * len(images))[k] or {}
-                guess = shown[k]
-                ids.append(
-                    self.services.labels.add(
-                        image,
-                        task,
-                        label,
-                        labeler_id=(labeler_id or "").strip(),
-                        consent=True,
-                        labeler_name=labeler_name,
-                        prediction=Prediction(guess["label"], float(guess["score"])) if guess else None,
-                        **where,
-                    )
-                )
-        return json.dumps(ids), self.services.labels.count((labeler_id or "").strip())
+    def _store(self, labeler: Labeler, ids: list, task: str, answers: list, labeler_name: str, consent: bool) -> list[str]:
+        check_page(task, ids, answers, self.size)
+        items = [self.services.queues.item(labeler.id, item_id, task) for item_id in ids]
+        return self.tab.store(labeler, items, task, answers, labeler_name, consent)
 
-    def open(self, session, page: Page | None = None) -> tuple:
-        """The page starting at the session's position, every face pre-filled with the model's answer."""
-        page = dataclasses.replace(page or Page(), accepted=list((page or Page()).accepted))
-        items = session.items[session.position : session.position + PAGE_SIZE]
-        page.start = session.position
-        page.answers = [first_answer(item, session.task) for item in items]
-        return self._show(session, page)
+    # ----------------------------------------------------------------------
+    # The page's events.
 
-    def flip(self, session, page: Page, index: int) -> tuple:
-        """Flip one face's answer (a click on it, or its key)."""
-        if not 0 <= index < len(page.answers):
-            raise gr.Error("No face there on this page.")
-        page = dataclasses.replace(page, answers=list(page.answers))
-        page.answers[index] = FLIP[page.answers[index]]
-        return self._show(session, page)
+    def open(self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None) -> tuple:
+        """The page from the session's position on, every face pre-filled with the model's answer."""
+        page = Page(session.position, [], list(page.accepted))
+        items = self._items(session, page, self.tab.labeler_key(profile, labeler_id))
+        if items is not None:
+            page.answers = [first_answer(item, session.task) for item in items]
+        return self._show(session, page, profile, labeler_id)
 
-    def clicked(self, session, page: Page, evt: gr.SelectData) -> tuple:
-        """A click on a face flips it."""
-        return self.flip(session, page, int(evt.index))
+    def flip(self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, evt: gr.EventData) -> tuple:
+        """A face's key flips its answer."""
+        return self._flipped(session, page, labeler_id, profile, PAGE_KEYS.index(evt.target.elem_id.removeprefix("grid-key-")))
 
-    def accept(self, session, page: Page, labeler_name: str, labeler_id: str, consent: bool, count: int) -> tuple:
-        """Store the page's answers, then open the next page."""
-        items = require(session.items[page.start : page.start + len(page.answers)], "No faces on this page: build the queue.")
-        if session.task not in ("mask", "gender"):
-            raise gr.Error("Grid mode labels mask or gender: choose one, and build the queue again.")
-        suggestions = [
-            {"label": p.label, "score": p.score} if (p := item.predictions.get(session.task)) else None for item in items
-        ]
-        ids, count = self.label_page(
-            [item.crop for item in items],
-            session.task,
-            json.dumps(page.answers),
-            json.dumps(suggestions),
-            labeler_name,
-            labeler_id,
-            consent,
-            [self._source(item) for item in items],
-        )
-        page = dataclasses.replace(page, accepted=[*page.accepted, (page.start, json.loads(ids))])
-        session = dataclasses.replace(session, position=page.start + len(items))
-        return (*self.open(session, page), count)
+    def clicked(self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, evt: gr.SelectData) -> tuple:
+        """A click on a face flips its answer."""
+        return self._flipped(session, page, labeler_id, profile, int(evt.index))
 
-    def undo(self, session, page: Page, labeler_id: str, count: int) -> tuple:
-        """Remove the last accepted page's labels and show that page again, as it was answered."""
+    def accept(
+        self,
+        session: Session,
+        page: Page,
+        labeler_name: str,
+        labeler_id: str,
+        consent: bool,
+        count: int,
+        profile: gr.OAuthProfile | None,
+    ) -> tuple:
+        """Store the page's answers (all or none), then open the next page."""
+        with user_errors("label"):
+            labeler = self.tab.labeler(profile, labeler_id)
+            ids = require(session.items[page.start : page.start + len(page.answers)], "No faces on this page: build the queue.")
+            record_ids = self._store(labeler, ids, session.task, page.answers, labeler_name, consent)
+        page = dataclasses.replace(page, accepted=[*page.accepted, (page.start, record_ids)])
+        session = dataclasses.replace(session, position=page.start + len(ids))
+        return (*self.open(session, page, labeler_id, profile), self.services.labels.count(labeler.id))
+
+    def undo(self, session: Session, page: Page, labeler_id: str, count: int, profile: gr.OAuthProfile | None) -> tuple:
+        """Remove the last accepted page's labels and show that page again as it was answered."""
         if not page.accepted:
             gr.Info("No accepted page to undo.")
-            return (*self._show(session, page), count)
-        page = dataclasses.replace(page, accepted=list(page.accepted))
-        start, ids = page.accepted.pop()
-        removed = []
-        with user_errors():
-            for record_id in ids:
-                removed.append(self.services.labels.undo(record_id, (labeler_id or "").strip())["label"])
+            return (*self._show(session, page, profile, labeler_id), count)
+        with user_errors("label"):
+            labeler = self.tab.labeler(profile, labeler_id)
+            start, record_ids = page.accepted[-1]
+            answers = []
+            for record_id in record_ids:
+                try:
+                    answers.append(self.services.labels.undo(record_id, labeler.id)["label"])
+                except LabelError:  # deleted since ("Delete my contributions"): nothing left to undo
+                    answers.append(None)
         session = dataclasses.replace(session, position=start)
-        page.start, page.answers = start, removed
-        return (*self._show(session, page), self.services.labels.count((labeler_id or "").strip()))
+        page = Page(start, answers, page.accepted[:-1])
+        items = self._items(session, page, labeler.id) or []
+        page.answers = [a or first_answer(item, session.task) for a, item in zip(answers, items)]
+        return (*self._show(session, page, profile, labeler_id), self.services.labels.count(labeler.id))
 
-    def _source(self, item: QueueItem) -> dict | None:
-        """The face's photo (relative to the unlabelled-images folder) and box, for server photos only."""
-        root = self.services.settings.unlabelled_dir.resolve()
-        path = Path(item.source).resolve()
-        if root not in path.parents:
+    def _flipped(self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, index: int) -> tuple:
+        if not 0 <= index < len(page.answers):
+            raise gr.Error("No face there on this page.", print_exception=False)
+        page = dataclasses.replace(page, answers=list(page.answers))
+        page.answers[index] = FLIP[page.answers[index]]
+        return self._show(session, page, profile, labeler_id)
+
+    def _items(self, session: Session, page: Page, labeler: str) -> list[QueueItem] | None:
+        """The queue items of the page's place in the session (None: the queue expired, or is not for a page)."""
+        if session.task not in PAGE_TASKS:
             return None
-        return {"source_file": path.relative_to(root).as_posix(), "box": list(item.box)}
+        try:
+            return [
+                self.services.queues.item(labeler, item_id, session.task)
+                for item_id in session.items[page.start : page.start + self.size]
+            ]
+        except LabelError:
+            return None
 
-    def _show(self, session, page: Page) -> tuple:
-        """The session, the page, the gallery of framed faces with captions, and a line about the page."""
-        items = session.items[page.start : page.start + len(page.answers)]
-        tiles = []
-        for key, item, answer in zip(PAGE_KEYS, items, page.answers):
-            guess = item.predictions.get(session.task)
-            said = f"model: {guess.label.replace('_', ' ')} {percent(guess.score)}" if guess else "no suggestion"
-            changed = " (changed)" if guess is not None and guess.label != answer else ""
-            tiles.append((tile(item, answer), f"[{key}] {answer.replace('_', ' ')}{changed} - {said}"))
-        if items:
-            end = page.start + len(items)
+    def _tiles(self, items: list[QueueItem], task: str, answers: list[str]) -> list[tuple]:
+        return [
+            (framed(item.crop, answer), caption(key, item, task, answer))
+            for key, item, answer in zip(PAGE_KEYS, items, answers)
+        ]
+
+    def _show(self, session: Session, page: Page, profile: gr.OAuthProfile | None, labeler_id: str) -> tuple:
+        """The session, the page, the gallery of framed faces and a line about the page."""
+        items = self._items(session, page, self.tab.labeler_key(profile, labeler_id))
+        if session.task not in PAGE_TASKS:
+            text = NO_PAGE
+        elif items is None:
+            session, page, text = dataclasses.replace(session, items=[], position=0), Page(), "Your queue expired: build it again."
+        elif page.answers:
+            end = page.start + len(page.answers)
             text = (
                 f"Faces {page.start + 1}-{end} of {len(session.items)}. Click a face (or press its key) to flip it; "
                 "**Enter** accepts the page."
@@ -210,6 +213,7 @@ class GridMode:
             text = f"**Queue done**: {len(page.accepted)} page(s) accepted. Add photos and build a new queue to go on."
         else:
             text = "Upload photos (or choose a folder) and build the queue."
+        tiles = self._tiles(items or [], session.task, page.answers)
         return session, page, gr.Gallery(value=tiles, selected_index=None), text
 
     # ----------------------------------------------------------------------
@@ -228,52 +232,56 @@ class GridMode:
             with gr.Row():
                 accept = gr.Button("Accept page [Enter]", variant="primary", elem_id="grid-key-enter")
                 undo = gr.Button("Undo last page [z]", elem_id="grid-key-z")
-            # the API endpoint `label_page`: the store call alone
-            api = [
-                gr.Gallery(visible=False, label="crops"),
-                gr.Textbox(visible=False, label="answers (JSON list)"),
-                gr.Textbox(visible=False, label="suggestions (JSON list)"),
-                gr.Textbox(visible=False, label="record ids (JSON list)"),
-                gr.Button(visible=False),
-            ]
-        return GridParts(mode, column, gr.State(Page()), faces, info, keys, accept, undo, api)
+        return GridParts(mode, column, gr.State(Page()), faces, info, keys, accept, undo)
 
-    def wire(self, parts: GridParts, session, task, labeler_name, labeler_id, consent, count, single, built, concurrency: int):
-        """The grid's events: ``single`` is the one-face column the grid replaces, ``built`` the queue-building
-        event (after it a shown grid opens its first page); label writes share the tab's ``concurrency``."""
+    def wire(
+        self, parts: GridParts, session, task, item_id, labeler_name, labeler_id, consent, count, single, opened: list, concurrency: int
+    ) -> None:
+        """The grid's events. ``single`` is the one-face column the grid replaces; after each event of ``opened``
+        (the queue built, the task switched) the grid opens its first page; label writes share the tab's ``concurrency``."""
         page = parts.page
         shown = [session, page, parts.faces, parts.info]
         writes = {"concurrency_limit": concurrency, "concurrency_id": "labels"}
         quiet = {"api_visibility": "private", "show_progress": "hidden"}
 
-        def switch(chosen: str, session, page: Page):
+        def switch(chosen: str, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None):
             grid_on = chosen == "grid"
-            if grid_on and session.task not in ("mask", "gender"):
-                gr.Info("Grid mode labels mask or gender.")
-            return (gr.update(visible=not grid_on), gr.update(visible=grid_on), *self.open(session, page))
+            return (gr.update(visible=not grid_on), gr.update(visible=grid_on), *self.open(session, page, labeler_id, profile))
 
-        parts.mode.change(switch, [parts.mode, session, page], [single, parts.column, *shown], **quiet)
-        built.then(self.open, [session, page], shown, **quiet)
-        parts.faces.select(self.clicked, [session, page], shown, **quiet)
-        for number, button in enumerate(parts.keys):
-            button.click(lambda session, page, n=number: self.flip(session, page, n), [session, page], shown, **quiet)
+        parts.mode.change(switch, [parts.mode, session, page, labeler_id], [single, parts.column, *shown], **quiet)
+        for event in opened:
+            event.then(self.open, [session, page, labeler_id], shown, **quiet)
+        parts.faces.select(as_warning(self.clicked, len(shown)), [session, page, labeler_id], shown, **quiet)
+        gr.on(
+            [button.click for button in parts.keys], as_warning(self.flip, len(shown)), [session, page, labeler_id], shown, **quiet
+        )
         parts.accept.click(
-            self.accept,
+            as_warning(self.accept, len(shown) + 1),
             [session, page, labeler_name, labeler_id, consent, count],
             [*shown, count],
             trigger_mode="once",
             **quiet,
             **writes,
         )
-        parts.undo.click(self.undo, [session, page, labeler_id, count], [*shown, count], trigger_mode="once", **quiet, **writes)
-        crops, answers, suggestions, record_ids, button = parts.api
-        button.click(
+        parts.undo.click(
+            as_warning(self.undo, len(shown) + 1), [session, page, labeler_id, count], [*shown, count], trigger_mode="once", **quiet, **writes
+        )
+        share = self.services.share
+        page_ids, suggestions, answers, record_ids = (gr.Textbox(visible=False, label=label) for label in API_TEXTS)
+        tiles = gr.Gallery(visible=False, label="faces")
+        share.listen(gr.Button(visible=False).click, self.page, [item_id, task, labeler_id], [tiles, page_ids, suggestions], api_name="page", **writes)
+        share.listen(
+            gr.Button(visible=False).click,
             self.label_page,
-            [crops, task, answers, suggestions, labeler_name, labeler_id, consent],
-            [record_ids, count],
+            [page_ids, task, answers, labeler_name, labeler_id, consent],
+            [record_ids, count, item_id],
             api_name="label_page",
             **writes,
         )
+
+
+#: The hidden text boxes of the API endpoints: the page's item ids, the suggestions, the answers, the record ids.
+API_TEXTS = ("item ids (JSON list)", "suggestions (JSON list)", "answers (JSON list)", "record ids (JSON list)")
 
 
 @dataclass
@@ -288,17 +296,14 @@ class GridParts:
     keys: list[gr.Button]
     accept: gr.Button
     undo: gr.Button
-    api: list
 
 
-def _json_list(text: str, what: str, length: int | None = None) -> list:
-    """A JSON list from the API's text (null: ``length`` nulls); a clear error otherwise."""
+def _json_list(text: str, what: str) -> list:
+    """A JSON list from the API's text; a :class:`LabelError` in the caller's words otherwise."""
     try:
         value = json.loads(text) if text else None
     except json.JSONDecodeError:
-        raise LabelError(f"{what} must be a JSON list") from None
-    if value is None and length is not None:
-        return [None] * length
-    if not isinstance(value, list) or (length is not None and len(value) != length):
-        raise LabelError(f"{what} must be a JSON list" + (f" of {length} items" if length is not None else ""))
+        value = None
+    if not isinstance(value, list):
+        raise LabelError(f"{what} must be a JSON list")
     return value
