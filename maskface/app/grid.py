@@ -86,7 +86,9 @@ class GridMode:
             ids = self.services.queues.following(labeler.id, (item_id or "").strip(), self.size)
             items = [self.services.queues.item(labeler.id, i, task) for i in ids]
         answers = [first_answer(item, task) for item in items]
-        suggestions = [{"label": p.label, "score": p.score} if (p := item.predictions.get(task)) else None for item in items]
+        suggestions = [
+            {"label": p.label, "score": p.score} if (p := item.predictions.get(task)) else None for item in items
+        ]
         return self._tiles(items, task, answers), json.dumps(ids), json.dumps(suggestions)
 
     def label_page(
@@ -106,9 +108,12 @@ class GridMode:
             labeler = self.tab.labeler(profile, labeler_id)
             ids = _json_list(item_ids, "item ids")
             record_ids = self._store(labeler, ids, task, _json_list(answers, "answers"), labeler_name, consent)
-        return json.dumps(record_ids), self.services.labels.count(labeler.id), self.services.queues.after(labeler.id, ids[-1])
+        after = self.services.queues.after(labeler.id, ids[-1])
+        return json.dumps(record_ids), self.services.labels.count(labeler.id), after
 
-    def _store(self, labeler: Labeler, ids: list, task: str, answers: list, labeler_name: str, consent: bool) -> list[str]:
+    def _store(
+        self, labeler: Labeler, ids: list, task: str, answers: list, labeler_name: str, consent: bool
+    ) -> list[str]:
         check_page(task, ids, answers, self.size)
         items = [self.services.queues.item(labeler.id, item_id, task) for item_id in ids]
         return self.tab.store(labeler, items, task, answers, labeler_name, consent)
@@ -124,11 +129,16 @@ class GridMode:
             page.answers = [first_answer(item, session.task) for item in items]
         return self._show(session, page, profile, labeler_id)
 
-    def flip(self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, evt: gr.EventData) -> tuple:
+    def flip(
+        self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, evt: gr.EventData
+    ) -> tuple:
         """A face's key flips its answer."""
-        return self._flipped(session, page, labeler_id, profile, PAGE_KEYS.index(evt.target.elem_id.removeprefix("grid-key-")))
+        index = PAGE_KEYS.index(evt.target.elem_id.removeprefix("grid-key-"))
+        return self._flipped(session, page, labeler_id, profile, index)
 
-    def clicked(self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, evt: gr.SelectData) -> tuple:
+    def clicked(
+        self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, evt: gr.SelectData
+    ) -> tuple:
         """A click on a face flips its answer."""
         return self._flipped(session, page, labeler_id, profile, int(evt.index))
 
@@ -139,13 +149,14 @@ class GridMode:
         labeler_name: str,
         labeler_id: str,
         consent: bool,
-        count: int,
         profile: gr.OAuthProfile | None,
     ) -> tuple:
-        """Store the page's answers (all or none), then open the next page."""
+        """Store the page's answers (all or none), then open the next page; the last output is this labeler's count."""
         with user_errors("label"):
             labeler = self.tab.labeler(profile, labeler_id)
-            ids = require(session.items[page.start : page.start + len(page.answers)], "No faces on this page: build the queue.")
+            ids = require(
+                session.items[page.start : page.start + len(page.answers)], "No faces on this page: build the queue."
+            )
             record_ids = self._store(labeler, ids, session.task, page.answers, labeler_name, consent)
         page = dataclasses.replace(page, accepted=[*page.accepted, (page.start, record_ids)])
         session = dataclasses.replace(session, position=page.start + len(ids))
@@ -171,7 +182,9 @@ class GridMode:
         page.answers = [a or first_answer(item, session.task) for a, item in zip(answers, items)]
         return (*self._show(session, page, profile, labeler_id), self.services.labels.count(labeler.id))
 
-    def _flipped(self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, index: int) -> tuple:
+    def _flipped(
+        self, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None, index: int
+    ) -> tuple:
         if not 0 <= index < len(page.answers):
             raise gr.Error("No face there on this page.", print_exception=False)
         page = dataclasses.replace(page, answers=list(page.answers))
@@ -202,7 +215,8 @@ class GridMode:
         if session.task not in PAGE_TASKS:
             text = NO_PAGE
         elif items is None:
-            session, page, text = dataclasses.replace(session, items=[], position=0), Page(), "Your queue expired: build it again."
+            session, page = dataclasses.replace(session, items=[], position=0), Page()
+            text = "Your queue expired: build it again."
         elif page.answers:
             end = page.start + len(page.answers)
             text = (
@@ -235,10 +249,22 @@ class GridMode:
         return GridParts(mode, column, gr.State(Page()), faces, info, keys, accept, undo)
 
     def wire(
-        self, parts: GridParts, session, task, item_id, labeler_name, labeler_id, consent, count, single, opened: list, concurrency: int
+        self,
+        parts: GridParts,
+        session,
+        task,
+        item_id,
+        labeler_name,
+        labeler_id,
+        consent,
+        count,
+        single,
+        opened: list,
+        concurrency: int,
     ) -> None:
-        """The grid's events. ``single`` is the one-face column the grid replaces; after each event of ``opened``
-        (the queue built, the task switched) the grid opens its first page; label writes share the tab's ``concurrency``."""
+        """The grid's events. ``single`` is the one-face column the grid replaces; after each event of
+        ``opened`` (the queue built, the task switched) the grid opens its first page; label writes share
+        the tab's ``concurrency``."""
         page = parts.page
         shown = [session, page, parts.faces, parts.info]
         writes = {"concurrency_limit": concurrency, "concurrency_id": "labels"}
@@ -246,30 +272,42 @@ class GridMode:
 
         def switch(chosen: str, session: Session, page: Page, labeler_id: str, profile: gr.OAuthProfile | None):
             grid_on = chosen == "grid"
-            return (gr.update(visible=not grid_on), gr.update(visible=grid_on), *self.open(session, page, labeler_id, profile))
+            columns = (gr.update(visible=not grid_on), gr.update(visible=grid_on))
+            return (*columns, *self.open(session, page, labeler_id, profile))
 
         parts.mode.change(switch, [parts.mode, session, page, labeler_id], [single, parts.column, *shown], **quiet)
         for event in opened:
             event.then(self.open, [session, page, labeler_id], shown, **quiet)
         parts.faces.select(as_warning(self.clicked, len(shown)), [session, page, labeler_id], shown, **quiet)
-        gr.on(
-            [button.click for button in parts.keys], as_warning(self.flip, len(shown)), [session, page, labeler_id], shown, **quiet
-        )
+        keys = [button.click for button in parts.keys]
+        gr.on(keys, as_warning(self.flip, len(shown)), [session, page, labeler_id], shown, **quiet)
         parts.accept.click(
             as_warning(self.accept, len(shown) + 1),
-            [session, page, labeler_name, labeler_id, consent, count],
+            [session, page, labeler_name, labeler_id, consent],
             [*shown, count],
             trigger_mode="once",
             **quiet,
             **writes,
         )
         parts.undo.click(
-            as_warning(self.undo, len(shown) + 1), [session, page, labeler_id, count], [*shown, count], trigger_mode="once", **quiet, **writes
+            as_warning(self.undo, len(shown) + 1),
+            [session, page, labeler_id, count],
+            [*shown, count],
+            trigger_mode="once",
+            **quiet,
+            **writes,
         )
         share = self.services.share
         page_ids, suggestions, answers, record_ids = (gr.Textbox(visible=False, label=label) for label in API_TEXTS)
         tiles = gr.Gallery(visible=False, label="faces")
-        share.listen(gr.Button(visible=False).click, self.page, [item_id, task, labeler_id], [tiles, page_ids, suggestions], api_name="page", **writes)
+        share.listen(
+            gr.Button(visible=False).click,
+            self.page,
+            [item_id, task, labeler_id],
+            [tiles, page_ids, suggestions],
+            api_name="page",
+            **writes,
+        )
         share.listen(
             gr.Button(visible=False).click,
             self.label_page,

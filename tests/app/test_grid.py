@@ -58,7 +58,7 @@ def test_flips_then_one_accept_store_the_page_with_the_suggestions_shown_and_und
     said = guesses(served, me, session)
     session, page, gallery, _ = key(tab, "b", session, page, me)
     assert page.answers == [said[0], FLIP[said[1]]] and "(changed)" in gallery.value[1]["caption"]
-    session, page, gallery, info, count = tab.grid.accept(session, page, "Ada", me, True, 0, None)
+    session, page, gallery, info, count = tab.grid.accept(session, page, "Ada", me, True, None)
     records = mine(served, me)
     assert count == 2 and [r["label"] for r in records] == [said[0], FLIP[said[1]]]
     assert [r["predicted_label"] for r in records] == said and {r["labeler_name"] for r in records} == {"Ada"}
@@ -68,20 +68,26 @@ def test_flips_then_one_accept_store_the_page_with_the_suggestions_shown_and_und
     assert count == 0 and not mine(served, me) and session.position == 0 and page.answers == [said[0], FLIP[said[1]]]
 
 
-def test_a_server_photos_labels_keep_the_photo_and_box(tab, served, me):
+def test_a_server_photos_labels_keep_the_photo_and_box_in_both_modes(tab, served, me):
     session = build(tab, me, "gender", folder="batch-1")
     session, page, *_ = opened(tab, session, me)
-    session, page, *_ = tab.grid.accept(session, page, "", me, True, 0, None)
+    session, page, *_ = tab.grid.accept(session, page, "", me, True, None)
     (record,) = mine(served, me)
     assert record["source_file"] == "batch-1/astronaut.jpg" and len(record["box"]) == 4
     tab.grid.undo(session, page, me, 1, None)  # the folder's face is offered to other labelers again
+    (item_id,) = build(tab, me, "mask", folder="batch-1").items  # one face at a time: the same path
+    box = [round(v, 1) for v in served.services.queues.item(me, item_id, "mask").box]
+    record_id, *_ = tab.label(item_id, "mask", "with_mask", "", me, True, None, None)
+    (record,) = mine(served, me)
+    assert (record["source_file"], record["box"]) == ("batch-1/astronaut.jpg", box)
+    served.services.labels.undo(record_id, me)
 
 
 def test_without_consent_nothing_of_the_page_is_stored(tab, served, me):
     session = build(tab, me, "mask", [COLLAGE])
     session, page, *_ = opened(tab, session, me)
     with pytest.raises(gr.Error, match="consent"):
-        tab.grid.accept(session, page, "", me, False, 0, None)
+        tab.grid.accept(session, page, "", me, False, None)
     assert not mine(served, me) and session.position == 0
 
 
@@ -90,7 +96,7 @@ def test_a_page_is_stored_only_for_the_labeler_whose_queue_it_is(tab, served, me
     session, page, *_ = opened(tab, session, me)
     someone = new_labeler_id()
     with pytest.raises(gr.Error, match="not in your labeling queue"):
-        tab.grid.accept(session, page, "", someone, True, 0, None)
+        tab.grid.accept(session, page, "", someone, True, None)
     assert not mine(served, me) and not mine(served, someone)
 
 
