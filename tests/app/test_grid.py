@@ -141,3 +141,18 @@ def test_a_page_over_the_labelers_rate_limit_stores_nothing(client, example, ser
     with pytest.raises(AppError, match=r"These 2 labels would pass the limit of 2 labels a minute per labeler: wait \d+ s"):
         client.predict(ids, "mask", '["with_mask", "without_mask"]', "", me, True, api_name="/label_page")
     assert len(mine(served, me)) == 1
+
+
+def test_on_a_space_an_anonymous_visitor_labels_no_page_unless_allowed(tab, served, me, monkeypatch):
+    import dataclasses
+
+    session = build(tab, me, "mask", [COLLAGE])
+    _, ids, _ = tab.grid.page(session.items[0], "mask", me, None, None)
+    monkeypatch.setattr(served.services, "settings", dataclasses.replace(served.services.settings, space_id="org/space"))
+    with pytest.raises(gr.Error, match="Sign in with Hugging Face to label"):
+        tab.grid.label_page(ids, "mask", '["with_mask", "with_mask"]', "", me, True, None, None)
+    assert not mine(served, me)
+    allowed = dataclasses.replace(served.services.settings, anonymous_labeling=True)
+    monkeypatch.setattr(served.services, "settings", allowed)  # then under the browser's id, as one face is
+    record_ids, count, _ = tab.grid.label_page(ids, "mask", '["with_mask", "with_mask"]', "", me, True, None, None)
+    assert count == 2 and [r["id"] for r in mine(served, me)] == json.loads(record_ids)
