@@ -141,9 +141,14 @@ def data_used(training: dict) -> str:
         )
     labels = training.get("labels_data")
     if labels:
+        # a labels dataset of shared photos (GENDER-R) was labelled by looking, not collected in the app, and its
+        # held-out part is the protocol's validation part, where the best epoch and the temperature were chosen
+        real = labels.get("protocol") == "GENDER-R"
+        source = "GENDER-R labels of real masked faces, given by people looking at them" if real else "Labels collected with the app"
+        held_out = "validation part (best epoch, calibration)" if real else "held out for evaluation"
         lines.append(
-            f"- Labels collected with the app: `{labels['source']}`, {labels['used']} of {labels['rows']} records "
-            f"used; training: {_counts(labels.get('train'))}; held out for evaluation: {_counts(labels.get('held_out'))}; "
+            f"- {source}: `{labels['source']}`, {labels['used']} of {labels['rows']} records "
+            f"used; training: {_counts(labels.get('train'))}; {held_out}: {_counts(labels.get('held_out'))}; "
             f"left out: {_counts(labels.get('skipped'))}"
         )
     return "\n".join(lines)

@@ -56,3 +56,15 @@ def test_an_identity_card_shows_enrolment_use_and_the_id_m_figures(tmp_path):
     assert "enroll --gallery" in text and "predict --gallery" in text and "Labels:" not in text
     assert "masked rank1 0.9000" in text and "unknown_threshold 0.4100" in text
     assert "--data ../shared/data/lfw`" in text
+
+
+def test_a_card_trained_on_gender_r_labels_says_they_were_labelled_by_people(tmp_path):
+    training = spec({}).training | {"labels_data": {
+        "source": "data/labels/gender-real", "protocol": "GENDER-R", "rows": 3995, "used": 2848,
+        "train": {"female": 1242, "male": 1173}, "held_out": {"female": 234, "male": 199},
+        "skipped": {"test split": 593, "unsure": 662},
+    }}
+    card = write_card(tmp_path, ModelSpec("gender", "cnn", ["female", "male"], CropSpec(120, 1.2), {}, training)).read_text()
+    assert "- GENDER-R labels of real masked faces, given by people looking at them: `data/labels/gender-real`" in card
+    assert "validation part (best epoch, calibration): 234 female, 199 male" in card
+    assert "collected with the app" not in card and "held out for evaluation" not in card
