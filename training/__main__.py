@@ -1,7 +1,8 @@
 """``python -m training``: retrain, measure and publish the models; one entry point for every task.
 
     train        train a model for any task and save it with its spec; evaluate it, write its card, push it
-                 (``--task identity`` distils the embedding from dlib's descriptors, ``training/dlib_teacher.py``)
+                 (``--task identity`` distils the embedding from dlib's descriptors, ``training/dlib_teacher.py``,
+                 or, ``--arch dlib-resnet``, fine-tunes dlib's own network for masked faces)
     evaluate     a saved model's protocol figures (MASK, GENDER-M, ID-CLOSED, ID-M); ``--write`` stores them
     push         upload a model folder to a Hub repo, unless the repo's version is better
     idm          ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder
@@ -20,7 +21,7 @@ from pathlib import Path
 from maskface.matching import DEFAULT_RULE, RULES
 from maskface.tasks import TRAINABLE
 
-from .architectures import ARCHITECTURES
+from .architectures import ARCHITECTURES, DLIB_RESNET
 from .data import BALANCE_METHODS
 
 log = logging.getLogger("training")
@@ -46,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and save it with its spec; rerun the same command to resume")
     t.add_argument("--task", choices=(*TRAINABLE, IDENTITY), required=True)
-    t.add_argument("--arch", choices=ARCHITECTURES, help="required for classifiers; identity: mobilenetv2 or vgg16")
+    t.add_argument("--arch", choices=(*ARCHITECTURES, DLIB_RESNET),
+                   help="required for classifiers; identity: mobilenetv2, vgg16 or dlib-resnet")
     t.add_argument("--data", help="imagefolder directory or Hub dataset id (identity: the LFW folder, by default "
                    "../shared/data/lfw)")
     t.add_argument("--labels", help="the labeling tab's dataset (folder or Hub dataset id) to merge in")
@@ -93,12 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true", help="with --push-to: push even if the repo's version is better")
     d = t.add_argument_group("identity (distillation of dlib's descriptor of the bare face)")
     defaults = DistillConfig(teacher=[], out="")
-    d.add_argument("--teacher", nargs="+", help="the .npz parts written by training/dlib_teacher.py (required)")
+    d.add_argument("--teacher", nargs="+", help="the .npz parts written by training/dlib_teacher.py; dlib-resnet: "
+                   "dlib's dlib_face_recognition_resnet_model_v1.dat or its .weights.h5 (training.dlib_convert)")
     d.add_argument("--bare-faces", nargs="+", default=defaults.bare_faces, help="more folders of bare faces")
     for name in ("contrastive_weight", "temperature", "bare_fraction"):
         d.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     d.add_argument("--masked-variants", type=int, default=defaults.masked_variants)
     d.add_argument("--init-weights", help="continue from these .weights.h5 (same architecture and input size)")
+    d.add_argument("--no-centre", dest="centre", action="store_false", help="do not centre the teacher's descriptors")
 
     e = sub.add_parser("evaluate", help="the model's protocol figures (accuracy, ROC AUC, confusion matrix) on a split")
     e.add_argument("--model", required=True, help="model folder, shipped name or hf://org/repo")
@@ -166,9 +170,10 @@ def _distill(args: argparse.Namespace) -> tuple[Path, str]:
     from .protocols import DEFAULT_LFW
 
     if not args.teacher:
-        raise SystemExit("--task identity needs --teacher: the .npz parts of training/dlib_teacher.py")
-    if args.arch not in ("mobilenetv2", "vgg16"):
-        raise SystemExit(f"the identity embedding is built on mobilenetv2 or vgg16, not {args.arch}")
+        raise SystemExit("--task identity needs --teacher: the .npz parts of training/dlib_teacher.py, or dlib's "
+                         "network for --arch dlib-resnet")
+    if args.arch not in ("mobilenetv2", "vgg16", DLIB_RESNET):
+        raise SystemExit(f"the identity embedding is built on mobilenetv2, vgg16 or dlib-resnet, not {args.arch}")
     lfw = args.data or str(DEFAULT_LFW)
     return distill(_config(DistillConfig, args, lfw=lfw)), lfw
 
@@ -200,7 +205,7 @@ def _idm(args: argparse.Namespace) -> int:
     from .protocols import FrozenBackboneEmbedder, evaluate_idm
 
     embedder = FrozenBackboneEmbedder(args.size, args.scale)
-    report = evaluate_idm(lambda crops: embedder.embed(np.stack(crops)), embedder.crop, args.lfw, rule=args.rule)
+    report = evaluate_idm(lambda crops, _: embedder.embed(np.stack(crops)), embedder.crop, args.lfw, rule=args.rule)
     report["model"] = embedder.model_id
     text = json.dumps(report, indent=2)
     if args.out:

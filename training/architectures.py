@@ -175,6 +175,7 @@ def set_backbone_trainable(model: keras.Model, from_layer: str | None) -> None:
         layer.trainable = unfrozen and not isinstance(layer, layers.BatchNormalization)
 
 
+DLIB_RESNET = "dlib-resnet"
 #: dlib's ResNet: (filters, residual blocks, first block halves the size) per level, input side outward.
 DLIB_RESNET_LEVELS = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))
 DLIB_RESNET_SIZE = 150

@@ -55,6 +55,7 @@ class RecognitionTab:
                 number,
                 face["identity"].label,
                 round(face["identity"].score, 3),
+                round(face["identity"].threshold, 3),
                 described(face["mask"]),
                 ", ".join(f"{name} {score:.2f}" for name, score in face["identity"].candidates),
                 box(face),
@@ -97,10 +98,11 @@ class RecognitionTab:
             ready, problem = self._status()
             if problem:
                 gr.Markdown(f"**Recognition is off**: {problem}. See `MASKFACE_IDENTITY_MODEL` in the README.")
-            threshold = f"{ready[1].threshold:g}" if ready else "n/a"
+            limits = ready[1].thresholds if ready else None
+            threshold = f"{limits['bare']:.2f} for bare faces, {limits['masked']:.2f} for masked ones" if limits else "n/a"
             gr.Markdown(
-                "Faces are compared with the enrolled people; a face is named when its similarity reaches "
-                f"the gallery's threshold ({threshold}), otherwise it is **unknown**. "
+                "Faces are compared with the enrolled people; a face is named when its similarity (cosine, "
+                f"at most 1) reaches the gallery's threshold ({threshold}), otherwise it is **unknown**. "
                 "Nothing of the photos you identify is stored."
             )
             with gr.Row():
@@ -113,7 +115,7 @@ class RecognitionTab:
                     label="Faces", type="numpy", interactive=False, format="jpeg", elem_id="identify-output"
                 )
             table = gr.Dataframe(
-                headers=["face", "name", "similarity", "mask", "candidates", "box (x, y, w, h)"],
+                headers=["face", "name", "similarity", "threshold", "mask", "candidates", "box (x, y, w, h)"],
                 interactive=False,
                 label="Faces found",
                 elem_id="identify-table",
