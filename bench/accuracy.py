@@ -5,19 +5,16 @@
 * GENDER-M, each shipped gender model: :func:`training.evaluate.evaluate` on
   LFW ``split=test``, masked and bare. It runs on a copy of the model folder,
   since it draws confusion-matrix PNGs beside the model.
-* ID-M, each shipped identity model: :func:`training.evaluate.evaluate_identity`,
-  which enrols as the product does; skipped with a note while none is shipped. The
-  baselines measured earlier (dlib, frozen ImageNet MobileNetV2; dlib needs an
-  environment of its own) are read from ``bench/results/idm_*.json``.
+
+Recognition (ID-M) is its own part, :mod:`bench.identity`.
 
     python -m bench accuracy [--quick] [--out bench/results/accuracy.json]
 
-``--quick`` measures MASK only (GENDER-M and ID-M take minutes per model).
+``--quick`` measures MASK only (GENDER-M takes minutes per model).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -29,10 +26,6 @@ from .photos import DEFAULT_DATA
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 DEFAULT_OUT = RESULTS / "accuracy.json"
-IDM_BASELINES = {
-    "dlib ResNet (baseline)": "idm_dlib.json",
-    "frozen ImageNet MobileNetV2 (baseline)": "idm_frozen_mobilenetv2.json",
-}
 
 log = logging.getLogger(__name__)
 
@@ -66,42 +59,14 @@ def gender_figures(models: list[str], data: Path) -> dict[str, dict]:
     return results
 
 
-def idm_figures(models: list[str], data: Path) -> dict[str, dict]:
-    """ID-M of each identity model, enrolling as the product does (``training.evaluate.evaluate_identity``)."""
-    from maskface.store import load_model
-    from training.evaluate import evaluate_identity
-
-    results = {}
-    for model in models:
-        report = evaluate_identity(load_model(model), model, str(data / "lfw"))
-        results[model] = {k: v for k, v in report.items() if k != "fallback_files"}
-    return results
-
-
-def idm_baselines() -> dict[str, dict]:
-    """The ID-M baselines measured by their own commands, as stored in ``bench/results``."""
-    found = {}
-    for name, file in IDM_BASELINES.items():
-        path = RESULTS / file
-        if path.is_file():
-            report = json.loads(path.read_text())
-            found[name] = {k: v for k, v in report.items() if k != "fallback_files"} | {"from": f"bench/results/{file}"}
-    return found
-
-
 def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
     """Every accuracy figure of this module, as one JSON-ready dict."""
     by_task = shipped_by_task()
     report: dict = {"quick": quick, "notes": [], "MASK": mask_figures(by_task.get("mask", []), data)}
     if quick:
-        report["notes"].append("quick run: GENDER-M and ID-M not measured")
+        report["notes"].append("quick run: GENDER-M not measured")
         return report
     report["GENDER-M"] = gender_figures(by_task.get("gender", []), data)
-    identity = by_task.get("identity", [])
-    if not identity:
-        report["notes"].append("no identity model is shipped in models/: ID-M shows the stored baselines only")
-    report["ID-M"] = idm_figures(identity, data)
-    report["ID-M baselines"] = idm_baselines()
     return report
 
 

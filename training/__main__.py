@@ -7,6 +7,8 @@
     push         upload a model folder to a Hub repo, unless the repo's version is better
     idm          ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder
     export-idm   write the masked ID-M probes for tools outside this environment (``bench/dlib_baseline.py``)
+    convert-dlib dlib's face-recognition network as Keras weights (``training/dlib_convert.py``)
+    export-faces our detector's faces in LFW training photos, for ``training/dlib_template.py``
 """
 
 from __future__ import annotations
@@ -123,6 +125,16 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--rule", choices=RULES, default=DEFAULT_RULE, help="how a person's score is made")
     i.add_argument("--out", type=Path, help="also write the JSON report here")
 
+    c = sub.add_parser("convert-dlib", help="dlib's face-recognition network as Keras weights (the dlib-resnet teacher)")
+    c.add_argument("--dat", type=Path, help="dlib_face_recognition_resnet_model_v1.dat (default: the "
+                   "face_recognition_models package's, when installed)")
+    c.add_argument("--out", type=Path, required=True, help="the .weights.h5 to write")
+
+    f = sub.add_parser("export-faces", help="our detector's faces in LFW training photos, for training/dlib_template.py")
+    f.add_argument("out", type=Path)
+    f.add_argument("--count", type=int, default=1500)
+    f.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="the LFW folder (default: ../shared/data/lfw)")
+
     x = sub.add_parser("export-idm", help="write the masked ID-M probes and a manifest to OUT_DIR")
     x.add_argument("out_dir", type=Path)
     x.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="the LFW folder (default: ../shared/data/lfw)")
@@ -214,6 +226,26 @@ def _idm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_dlib(args: argparse.Namespace) -> int:
+    from .dlib_convert import DAT_NAME, convert, default_dat
+
+    dat = args.dat or default_dat()
+    if dat is None:
+        raise SystemExit(f"give --dat: the path of {DAT_NAME} (pip install face-recognition-models has it)")
+    model = convert(dat)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(str(args.out))
+    log.info("wrote %s (%d parameters)", args.out, model.count_params())
+    return 0
+
+
+def _export_faces(args: argparse.Namespace) -> int:
+    from .dlib_convert import export_faces
+
+    export_faces(args.out, args.count, args.lfw)
+    return 0
+
+
 def _export_idm(args: argparse.Namespace) -> int:
     from .protocols import export_idm
 
@@ -221,7 +253,15 @@ def _export_idm(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "push": _push, "idm": _idm, "export-idm": _export_idm}
+COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "push": _push,
+    "idm": _idm,
+    "export-idm": _export_idm,
+    "convert-dlib": _convert_dlib,
+    "export-faces": _export_faces,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
