@@ -130,11 +130,16 @@ def face_variants(paths: list[str], crop: CropSpec, variants: int, seed: int, de
     return np.stack(crops), np.asarray(kept)
 
 
-def cached_variants(cfg: DistillConfig, paths: list[str], crop: CropSpec) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`face_variants`, kept in ``cfg.cache_dir`` (detection and masking take minutes)."""
+def variants_cache(cfg: DistillConfig, paths: list[str], crop: CropSpec) -> Path | None:
+    """Where :func:`cached_variants` keeps these faces (named by everything that makes them), if caching."""
     key = {"paths": paths, "crop": crop.to_dict(), "variants": cfg.masked_variants, "seed": cfg.seed, "detector": cfg.detector}
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-    path = Path(cfg.cache_dir) / f"distill-{digest}.npz" if cfg.cache_dir else None
+    return Path(cfg.cache_dir) / f"distill-{digest}.npz" if cfg.cache_dir else None
+
+
+def cached_variants(cfg: DistillConfig, paths: list[str], crop: CropSpec) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`face_variants`, kept in ``cfg.cache_dir`` (detection and masking take minutes)."""
+    path = variants_cache(cfg, paths, crop)
     if path is not None and path.is_file():
         with np.load(path) as saved:
             log.info("using cached faces %s", path)
@@ -246,6 +251,26 @@ def load_teacher(paths: list[str]) -> dict[str, np.ndarray]:
     return teacher
 
 
+def run_record(
+    cfg: DistillConfig, fit, seconds: float, train_faces: int, val_faces: int, method: str, kind: str
+) -> tuple[list[dict], dict]:
+    """A finished run's history (one record per epoch) and the settings saved with its model."""
+    history = [{k: float(v[i]) for k, v in fit.history.items()} for i in range(len(fit.history["loss"]))]
+    settings = asdict(cfg) | {
+        "method": method,
+        "data": "bare faces: LFW split=train and mask/train/without_mask; targets: dlib's descriptors of them",
+        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        # galleries record this id: embeddings of a retrained model never mix with the old model's
+        "embedding_id": f"{kind}-{uuid.uuid4().hex[:12]}",
+        "train_faces": int(train_faces),
+        "val_faces": int(val_faces),
+        "best_val_loss": float(min(fit.history["val_loss"])),
+        "train_seconds": round(seconds, 1),
+        "epochs_this_run": len(history),
+    }
+    return history, settings
+
+
 def training_images(lfw_dir: Path = DEFAULT_LFW, bare_dirs: tuple[Path, ...] = (DEFAULT_BARE,)) -> list[str]:
     """The bare training faces' absolute paths, in a fixed order: LFW ``split=train`` (``metadata.csv``
     order), then each folder's."""
@@ -313,22 +338,13 @@ def distill(cfg: DistillConfig) -> Path:
     seconds = time.time() - started
     model.load_weights(str(checkpoint))
     checkpoint.unlink()
-    history = [{k: float(v[i]) for k, v in fit.history.items()} for i in range(len(fit.history["loss"]))]
-    settings = asdict(cfg) | {
-        "method": "distillation of dlib_face_recognition_resnet_model_v1 (bare face) into a student seeing "
+    method = (
+        "distillation of dlib_face_recognition_resnet_model_v1 (bare face) into a student seeing "
         "bare and simulated-masked faces; cosine loss on centred unit descriptors "
-        f"+ {cfg.contrastive_weight} x in-batch InfoNCE (temperature {cfg.temperature})",
-        "weights": weights,
-        "data": "bare faces: LFW split=train and mask/train/without_mask; targets: dlib's descriptors of them",
-        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        # galleries record this id: embeddings of a retrained model never mix with the old model's
-        "embedding_id": f"{cfg.arch}-distilled-{uuid.uuid4().hex[:12]}",
-        "train_faces": int(len(train_idx)),
-        "val_faces": int(len(val_idx)),
-        "best_val_loss": float(min(fit.history["val_loss"])),
-        "train_seconds": round(seconds, 1),
-        "images_per_second": round(len(train_idx) * cfg.epochs / seconds, 1),
-    }
+        f"+ {cfg.contrastive_weight} x in-batch InfoNCE (temperature {cfg.temperature})"
+    )
+    history, settings = run_record(cfg, fit, seconds, len(train_idx), len(val_idx), method, f"{cfg.arch}-distilled")
+    settings |= {"weights": weights, "images_per_second": round(len(train_idx) * cfg.epochs / seconds, 1)}
     spec = ModelSpec(
         task="identity",
         arch=cfg.arch,
@@ -343,24 +359,26 @@ def distill(cfg: DistillConfig) -> Path:
 
 
 class FeatureBatches(keras.utils.PyDataset):
-    """Batches of (stem features, target descriptor) of a random version of each face (bare with
-    probability ``bare_fraction``); validation (``train=False``) shows each face's first masked version."""
+    """Batches of (stem features, target descriptor) of a random version of each face in ``rows`` (bare
+    with probability ``bare_fraction``); validation (``train=False``) shows each face's first masked
+    version. ``features`` may be memory-mapped: each batch reads only its rows."""
 
     def __init__(
-        self, features: np.ndarray, targets: np.ndarray, batch_size: int, bare_fraction: float, train: bool, seed: int
+        self, features: np.ndarray, targets: np.ndarray, rows: np.ndarray, batch_size: int, bare_fraction: float,
+        train: bool, seed: int,
     ) -> None:
         super().__init__()
-        self.features, self.targets = features, targets.astype(np.float32)
+        self.features, self.targets, self.rows = features, targets.astype(np.float32), np.asarray(rows)
         self.batch_size, self.bare_fraction, self.train = batch_size, bare_fraction, train
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(features)) if train else np.arange(len(features))
+        self.order = self.rng.permutation(self.rows) if train else self.rows
 
     def __len__(self) -> int:
-        return -(-len(self.features) // self.batch_size)
+        return -(-len(self.rows) // self.batch_size)
 
     def on_epoch_end(self) -> None:
         if self.train:
-            self.order = self.rng.permutation(len(self.features))
+            self.order = self.rng.permutation(self.rows)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
@@ -371,28 +389,34 @@ class FeatureBatches(keras.utils.PyDataset):
         return self.features[rows, version].astype(np.float32), self.targets[rows]
 
 
-def stem_features(cfg: DistillConfig, stem: keras.Model, crops: np.ndarray) -> np.ndarray:
-    """The stem's outputs (N, V, h, w, c) float16 of every crop version, kept in ``cfg.cache_dir``
-    (computing them takes minutes; the stem is never trained, so they never change)."""
-    digest = hashlib.sha256(crops.tobytes())
+def stem_features(cfg: DistillConfig, files: list[str], crop: CropSpec, stem: keras.Model) -> tuple[np.ndarray, np.ndarray]:
+    """The stem's outputs (N, V, h, w, c) float16 of every version of each face (:func:`cached_variants`),
+    and the indices of ``files`` they come from; kept in ``cfg.cache_dir`` and memory-mapped from there
+    (computing them takes half an hour on 2 cores; the stem is never trained, so they never change)."""
+    faces = variants_cache(cfg, files, crop)
+    digest = hashlib.sha256(faces.name.encode() if faces else json.dumps(files).encode())
     for weights in stem.get_weights():
         digest.update(weights.tobytes())
     path = Path(cfg.cache_dir) / f"distill-stem-{digest.hexdigest()[:16]}.npy" if cfg.cache_dir else None
-    if path is not None and path.is_file():
+    if path is not None and path.is_file() and faces is not None and faces.is_file():
         log.info("using cached stem features %s", path)
-        return np.load(path, mmap_mode="r")
+        with np.load(faces) as saved:
+            kept = saved["kept"]
+        return np.load(path, mmap_mode="r"), kept
+    crops, kept = cached_variants(cfg, files, crop)
     n, versions = crops.shape[:2]
+    out = np.empty((n * versions, *stem.output_shape[1:]), np.float16)
     flat = crops.reshape(n * versions, *crops.shape[2:])
-    out = np.empty((len(flat), *stem.output_shape[1:]), np.float16)
     for i in tqdm(range(0, len(flat), 64), desc="stem features", unit="batch"):
         out[i : i + 64] = np.asarray(stem(flat[i : i + 64].astype(np.float32), training=False))
+    del crops, flat
     out = out.reshape(n, versions, *out.shape[1:])
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, out)
         tmp.replace(path)
-    return out
+    return out, kept
 
 
 def distill_dlib_resnet(cfg: DistillConfig) -> Path:
@@ -412,13 +436,12 @@ def distill_dlib_resnet(cfg: DistillConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     crop = CropSpec(DLIB_RESNET_SIZE, 1.0, CHIP_KEYPOINTS)
     files = training_images(Path(cfg.lfw), tuple(Path(folder) for folder in cfg.bare_faces))
-    crops, kept = cached_variants(cfg, files, crop)
-    if cfg.limit:
-        rows = sorted(np.random.default_rng(cfg.seed).permutation(len(kept))[: cfg.limit].tolist())
-        crops, kept = crops[rows], kept[rows]
     teacher = load_dlib_resnet(cfg.teacher[0])
     stem, head = teacher.get_layer("stem"), teacher.get_layer("head")
-    features = stem_features(cfg, stem, crops)
+    features, kept = stem_features(cfg, files, crop, stem)
+    faces = np.arange(len(kept))
+    if cfg.limit:
+        faces = np.sort(np.random.default_rng(cfg.seed).permutation(len(kept))[: cfg.limit])
     projection = head.get_layer("projection")
     raw = keras.Model(head.input, projection.output)
     described = np.concatenate([np.asarray(raw(features[i : i + 256, 0].astype(np.float32))) for i in range(0, len(features), 256)])
@@ -426,10 +449,10 @@ def distill_dlib_resnet(cfg: DistillConfig) -> Path:
     centre = described.mean(axis=0) if cfg.centre else np.zeros(described.shape[1], np.float32)
     projection.set_weights([weights, bias - centre])
     targets = normalise(described - centre)
-    log.info("%d faces (of %d images), %d versions each", len(kept), len(files), features.shape[1])
+    log.info("%d faces (of %d images), %d versions each", len(faces), len(files), features.shape[1])
 
-    held = np.random.default_rng(cfg.seed).random(len(features)) < cfg.val_fraction
-    train_idx, val_idx = np.flatnonzero(~held), np.flatnonzero(held)
+    held = np.random.default_rng(cfg.seed).random(len(faces)) < cfg.val_fraction
+    train_idx, val_idx = faces[~held], faces[held]
     student = keras.models.clone_model(head)
     student.set_weights(head.get_weights())
     steps = cfg.epochs * -(-len(train_idx) // cfg.batch_size)
@@ -437,10 +460,9 @@ def distill_dlib_resnet(cfg: DistillConfig) -> Path:
     student.compile(optimizer=keras.optimizers.Adam(schedule), loss=distill_loss(cfg.contrastive_weight, cfg.temperature))
     checkpoint = out / "best.weights.h5"
     started = time.time()
-    # train and validation rows are read in sorted order from the (memory-mapped) features
     fit = student.fit(
-        FeatureBatches(features[train_idx], targets[train_idx], cfg.batch_size, cfg.bare_fraction, True, cfg.seed),
-        validation_data=FeatureBatches(features[val_idx], targets[val_idx], cfg.batch_size, 0, False, cfg.seed),
+        FeatureBatches(features, targets, train_idx, cfg.batch_size, cfg.bare_fraction, True, cfg.seed),
+        validation_data=FeatureBatches(features, targets, val_idx, cfg.batch_size, 0, False, cfg.seed),
         epochs=cfg.epochs,
         verbose=1 if sys.stderr.isatty() else 2,
         callbacks=[
@@ -456,20 +478,12 @@ def distill_dlib_resnet(cfg: DistillConfig) -> Path:
     masked.get_layer("stem").set_weights(stem.get_weights())
     masked.get_layer("head").set_weights(student.get_weights())
     pair = build_identity_pair(teacher, masked)
-    history = [{k: float(v[i]) for k, v in fit.history.items()} for i in range(len(fit.history["loss"]))]
-    settings = asdict(cfg) | {
-        "method": "dlib_face_recognition_resnet_model_v1 converted to Keras (bare faces), and a copy whose head "
+    method = (
+        "dlib_face_recognition_resnet_model_v1 converted to Keras (bare faces), and a copy whose head "
         "(levels 2-0) is fine-tuned to map simulated-masked faces onto dlib's descriptor of the same face bare "
-        f"(masked faces); cosine loss + {cfg.contrastive_weight} x in-batch InfoNCE (temperature {cfg.temperature})",
-        "data": "bare faces: LFW split=train and mask/train/without_mask; targets: dlib's descriptors of them",
-        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "embedding_id": f"{DLIB_RESNET}-pair-{uuid.uuid4().hex[:12]}",
-        "train_faces": int(len(train_idx)),
-        "val_faces": int(len(val_idx)),
-        "best_val_loss": float(min(fit.history["val_loss"])),
-        "train_seconds": round(seconds, 1),
-        "epochs_this_run": len(history),
-    }
+        f"(masked faces); cosine loss + {cfg.contrastive_weight} x in-batch InfoNCE (temperature {cfg.temperature})"
+    )
+    history, settings = run_record(cfg, fit, seconds, len(train_idx), len(val_idx), method, f"{DLIB_RESNET}-pair")
     spec = ModelSpec(task="identity", arch=DLIB_RESNET, labels=[], crop=crop, training=settings)
     save_model(pair, spec, out)
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
