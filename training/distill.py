@@ -68,6 +68,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 JITTER = 1.125
 # Faces are cached at one size whatever the input size, and resized for the run.
 CACHED_SIZE = 144
+# A dlib-resnet run also backs up its state every this many batches (a rerun resumes from there).
+BACKUP_BATCHES = 10
 
 
 @dataclass
@@ -466,7 +468,8 @@ def distill_dlib_resnet(cfg: DistillConfig) -> Path:
         epochs=cfg.epochs,
         verbose=1 if sys.stderr.isatty() else 2,
         callbacks=[
-            keras.callbacks.BackupAndRestore(str(out / ".run")),
+            # every BACKUP_BATCHES batches too: an epoch takes most of an hour on 2 busy cores
+            keras.callbacks.BackupAndRestore(str(out / ".run"), save_freq=BACKUP_BATCHES),
             keras.callbacks.ModelCheckpoint(
                 str(checkpoint), monitor="val_loss", save_best_only=True, save_weights_only=True, mode="min"
             ),
