@@ -421,6 +421,25 @@ def stem_features(cfg: DistillConfig, files: list[str], crop: CropSpec, stem: ke
     return out, kept
 
 
+def teacher_descriptors(cfg: DistillConfig, head: keras.Model, features: np.ndarray) -> np.ndarray:
+    """dlib's raw descriptors (N, 128) of the bare version of each face, from its stem features; kept in
+    ``cfg.cache_dir`` beside them, so a resumed run starts at once."""
+    digest = hashlib.sha256(str(features.shape).encode())
+    for weights in head.get_weights():
+        digest.update(weights.tobytes())
+    digest.update(np.ascontiguousarray(features[:: max(1, len(features) // 64), 0]).tobytes())
+    path = Path(cfg.cache_dir) / f"distill-teacher-{digest.hexdigest()[:16]}.npy" if cfg.cache_dir else None
+    if path is not None and path.is_file():
+        return np.load(path)
+    raw = keras.Model(head.input, head.get_layer("projection").output)
+    described = np.concatenate(
+        [np.asarray(raw(features[i : i + 256, 0].astype(np.float32))) for i in range(0, len(features), 256)]
+    )
+    if path is not None:
+        np.save(path, described)
+    return described
+
+
 def distill_dlib_resnet(cfg: DistillConfig) -> Path:
     """Fine-tune dlib's ResNet so that a masked face lands where dlib puts the same face bare.
 
@@ -445,8 +464,7 @@ def distill_dlib_resnet(cfg: DistillConfig) -> Path:
     if cfg.limit:
         faces = np.sort(np.random.default_rng(cfg.seed).permutation(len(kept))[: cfg.limit])
     projection = head.get_layer("projection")
-    raw = keras.Model(head.input, projection.output)
-    described = np.concatenate([np.asarray(raw(features[i : i + 256, 0].astype(np.float32))) for i in range(0, len(features), 256)])
+    described = teacher_descriptors(cfg, head, features)
     weights, bias = projection.get_weights()
     centre = described.mean(axis=0) if cfg.centre else np.zeros(described.shape[1], np.float32)
     projection.set_weights([weights, bias - centre])
