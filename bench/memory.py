@@ -8,6 +8,10 @@
   first answer of its ``/mask`` API through ``gradio_client``; peak RSS
   (``VmHWM``) read when the answer arrives.
 
+Both also give the CPU seconds (user + system, all threads) the process spent
+until its first answer: on a shared machine, where other work stretches the
+wall-clock figures, this is the one to compare two versions by.
+
 Each runs twice: with the converted models already cached (every start but
 the first on a machine) and with an empty cache (the first start: answers
 come from ``tf.function`` while TFLite conversions run in the background;
@@ -53,6 +57,7 @@ print(json.dumps({
     "import_s": imported - start, "load_s": loaded - imported, "first_answer_s": answered - loaded,
     "backends": {task: predictor_for(s.model).backend for task, s in analyzer.models.items()},
     "rss_at_answer_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "cpu_s_to_answer": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
 }), flush=True)
 """
 
@@ -95,6 +100,12 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _vm_hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -130,6 +141,7 @@ def app_cold_start(photo: Path, cache: Path, workdir: Path) -> dict:
         return {
             "launch_to_listening_s": round(up, 2),
             "launch_to_answer_s": round(answered, 2),
+            "cpu_s_to_answer": round(_cpu_s(app.pid), 2),
             "peak_rss_mb": round(_vm_hwm_mb(app.pid), 1),
         }
     finally:

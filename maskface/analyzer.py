@@ -9,7 +9,7 @@ itself without decoding the input again.
 >>> result = analyzer.analyze("examples/astronaut-masked-simulated.jpg")   # a path, bytes, PIL image or array
 >>> [(face["mask"].label, round(face["mask"].score, 2)) for face in result]
 [('with_mask', 1.0)]
->>> result.plot("mask").size == (result.image.shape[1], result.image.shape[0])
+>>> result.plot("mask").width == result.image.shape[1]    # boxed, numbered, a legend below
 True
 
 Recognition: an analyzer with an ``identity`` model gives each face its

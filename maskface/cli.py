@@ -6,7 +6,8 @@
 - ``simulate-mask`` writes copies of a folder's images with simulated masks.
 - ``enroll`` and ``gallery build|list|remove`` manage the people ``predict
   --gallery`` recognises.
-- ``labels delete`` removes someone's labels from the labeling dataset.
+- ``labels delete`` removes someone's labels from the labeling dataset; ``labels progress``
+  prints the Progress view's figures (labels per day and labeler, agreement, the model's confusion).
 - ``space readme`` renders the Space's README front matter from ``space.yaml``;
   ``space deploy --to ORG/NAME [--dry-run]`` creates or updates the Space.
 """
@@ -54,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--name", help="the labeler name, exactly as given")
     who.add_argument("--labeler-id", help="the labeler id of a browser session")
     delete.add_argument("--labels-dir", type=Path, help="the dataset folder (default: MASKFACE_LABELS_DIR or labels/)")
+    report = verbs.add_parser("progress", help="labels per day and labeler, agreement, the model's confusion (JSON)")
+    report.add_argument("--labels-dir", type=Path, help="the dataset folder (default: MASKFACE_LABELS_DIR or labels/)")
 
     p = sub.add_parser("gallery", help="build, list or edit a gallery of enrolled people")
     verbs = p.add_subparsers(dest="verb", required=True)
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("enroll", "gallery"):
         return _gallery(args)
     if args.command == "labels":
-        return _delete_labels(args)
+        return _labels(args)
     if args.command == "space":
         return _space_readme(args) if args.verb == "readme" else _space_deploy(args)
     return _predict(args)
@@ -178,22 +181,29 @@ def _gallery(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delete_labels(args: argparse.Namespace) -> int:
-    """``labels delete``: what an operator runs when a labeler asks for their labels to go (here and on the Hub)."""
+def _labels(args: argparse.Namespace) -> int:
+    """``labels delete`` (what an operator runs when a labeler asks for their labels to go, here and on the Hub)
+    and ``labels progress``."""
     from dataclasses import replace
 
     from .config import settings
-    from .labels import LabelError
+    from .labels import LabelError, LabelStore
+    from .progress import progress
     from .sync import label_store
 
+    config = replace(settings(), labels_dir=args.labels_dir) if args.labels_dir else settings()
     try:
-        store = label_store(replace(settings(), labels_dir=args.labels_dir) if args.labels_dir else settings())
-        removed = store.delete_contributions(labeler_id=args.labeler_id, labeler_name=args.name)
+        if args.verb == "progress":  # reads only: no Hub sync started
+            store = LabelStore(config.labels_dir)
+            output = progress(store.records()).to_dict()
+        else:
+            store = label_store(config)
+            output = {"deleted": store.delete_contributions(labeler_id=args.labeler_id, labeler_name=args.name)}
         store.close()
     except LabelError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({"deleted": removed}))
+    print(json.dumps(output))
     return 0
 
 

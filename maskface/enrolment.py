@@ -46,6 +46,7 @@ def enroll(
     name: str,
     images: Iterable[ImageSource],
     masked_copies: int = ENROL_MASKED_COPIES,
+    **options,
 ) -> str:
     """Enrol ``name`` into ``gallery`` from photos showing exactly one face each; returns the person's id.
 
@@ -54,6 +55,7 @@ def enroll(
     as the analyzer's mask model sees it), so a person enrolled from bare
     photos is also recognised masked. Nothing is stored unless every photo is usable: a
     photo without a face or with several raises ``ValueError`` naming the photo.
+    ``options`` go to :meth:`~maskface.gallery.Gallery.enroll` (``add_to_existing``, ``max_people``).
     """
     if analyzer.embedder is None:
         raise ValueError("enrolment needs an analyzer with an identity model: Analyzer({..., 'identity': SOURCE})")
@@ -73,4 +75,4 @@ def enroll(
         rows += [analyzer.embed(v, faces, masked=np.array([masked or k > 0])) for k, v in enumerate(versions)]
     if not rows:
         raise ValueError("give at least one enrolment photo")
-    return gallery.enroll(name, np.concatenate(rows))
+    return gallery.enroll(name, np.concatenate(rows), **options)

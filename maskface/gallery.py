@@ -24,7 +24,10 @@ On disk a gallery is one folder:
 A change re-reads the folder under the lock, writes a new embeddings
 file, replaces ``gallery.json`` (``os.replace``: the commit point) and deletes
 the old file, so processes enrolling at the same time lose nothing and a crash
-leaves the previous state readable.
+leaves the previous state readable. Listing and identifying first check
+whether ``gallery.json`` was replaced since it was last read (one ``stat``)
+and re-read it if so, so a person removed by another process (the CLI, a
+second app) is gone at the next call.
 
 >>> import numpy as np, tempfile
 >>> gallery = Gallery.open(tempfile.mkdtemp(), model_id="example-2d", threshold=0.8)
@@ -82,6 +85,10 @@ T = TypeVar("T")
 
 class GalleryError(ValueError):
     """A gallery that cannot be used as asked; the message says why and what to do."""
+
+
+class NameTaken(GalleryError):
+    """Enrolling a name that is already enrolled, without saying it is the same person."""
 
 
 class Embedder(Protocol):
@@ -206,6 +213,7 @@ class Gallery:
         self.model_id = model_id
         self.thresholds = as_thresholds(thresholds)
         self._people: list[_Person] = []
+        self._stamp: tuple[int, int, int] | None = None  # gallery.json as last read or written
 
     @classmethod
     def open(
@@ -253,11 +261,15 @@ class Gallery:
         thresholds = getattr(embedder, "thresholds", None)
         return cls.open(path, embedder.model_id, create=create, default_threshold=thresholds)
 
-    def enroll(self, name: str, embeddings: np.ndarray) -> str:
+    def enroll(
+        self, name: str, embeddings: np.ndarray, *, add_to_existing: bool = True, max_people: int | None = None
+    ) -> str:
         """Add embeddings (D,) or (N, D) of ``name``; return the person's id.
 
-        A person with exactly this name gets the embeddings added; otherwise
-        a new person (new id) is enrolled. See :func:`check_name` for names.
+        A person with exactly this name gets the embeddings added when
+        ``add_to_existing`` (they are the same person), else :class:`NameTaken`
+        is raised; otherwise a new person (new id) is enrolled, unless the
+        gallery already holds ``max_people``. See :func:`check_name` for names.
         """
         check_name(name)
         rows = normalise(embeddings)
@@ -265,7 +277,16 @@ class Gallery:
         def change() -> str:
             self._check_dim(rows)
             person = next((p for p in self._people if p.name == name), None)
+            if person is not None and not add_to_existing:
+                raise NameTaken(
+                    f"{name!r} is already enrolled: if these photos show the same person, say so to add them; "
+                    "otherwise choose another name (add an initial, say)"
+                )
             if person is None:
+                if max_people is not None and len(self._people) >= max_people:
+                    raise GalleryError(
+                        f"this gallery holds {len(self._people)} people, its limit: remove someone first"
+                    )
                 person = _Person(uuid.uuid4().hex, name, rows[:0])
                 self._people.append(person)
             person.embeddings = np.concatenate([person.embeddings, rows])
@@ -289,7 +310,16 @@ class Gallery:
 
     def people(self) -> list[dict]:
         """The enrolled people: ``[{"id", "name", "embeddings": count}]`` in enrolment order."""
+        self.refresh()
         return [{"id": p.id, "name": p.name, "embeddings": len(p.embeddings)} for p in self._people]
+
+    def refresh(self) -> bool:
+        """Re-read the folder if another process (or object) changed it since; whether it did."""
+        if _stamp(self.path / INDEX) == self._stamp:
+            return False
+        with self._lock():
+            self._read()
+        return True
 
     def identify(self, embeddings: np.ndarray, top_k: int = 5, masked: np.ndarray | None = None) -> list[Prediction]:
         """One :class:`Prediction` per embedding row: the best person's name, or :data:`UNKNOWN`.
@@ -305,17 +335,19 @@ class Gallery:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         probes = normalise(embeddings)
         flags = np.zeros(len(probes), bool) if masked is None else np.asarray(masked, bool)
-        limits = [self.thresholds[MASKED if flag else BARE] for flag in flags]
-        if not self._people:
+        self.refresh()
+        people, thresholds = self._people, self.thresholds  # one state for the whole call
+        limits = [thresholds[MASKED if flag else BARE] for flag in flags]
+        if not people:
             return [Prediction(UNKNOWN, 0.0, threshold=limit) for limit in limits]
         self._check_dim(probes)
-        rows = np.concatenate([p.embeddings for p in self._people])
-        owners = np.repeat(np.arange(len(self._people)), [len(p.embeddings) for p in self._people])
-        scores = person_scores(probes, rows, owners, len(self._people), DEFAULT_RULE)
+        rows = np.concatenate([p.embeddings for p in people])
+        owners = np.repeat(np.arange(len(people)), [len(p.embeddings) for p in people])
+        scores = person_scores(probes, rows, owners, len(people), DEFAULT_RULE)
         results = []
         for row, limit in zip(scores, limits):
             best = np.argsort(-row, kind="stable")[:top_k]
-            candidates = tuple((self._people[k].name, float(row[k])) for k in best)
+            candidates = tuple((people[k].name, float(row[k])) for k in best)
             name, score = candidates[0]
             results.append(Prediction(name if score >= limit else UNKNOWN, score, candidates, limit))
         return results
@@ -349,6 +381,7 @@ class Gallery:
         return result
 
     def _read(self) -> None:
+        stamp = _stamp(self.path / INDEX)
         try:
             index = json.loads((self.path / INDEX).read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
@@ -363,6 +396,7 @@ class Gallery:
             )
         self.thresholds = as_thresholds(index["thresholds"] if "thresholds" in index else index["threshold"])
         entries = index["people"]
+        self._stamp = stamp
         if not entries:
             self._people = []
             return
@@ -391,6 +425,7 @@ class Gallery:
         }
         text = json.dumps(index, ensure_ascii=False, indent=2) + "\n"
         self._atomic_write(INDEX, lambda f: f.write(text.encode("utf-8")))
+        self._stamp = _stamp(self.path / INDEX)
         for entry in self.path.iterdir():
             stale = EMBEDDINGS_FILE.fullmatch(entry.name) or entry.name.startswith(TMP_PREFIX)
             if stale and entry.name != embeddings:
@@ -403,3 +438,12 @@ class Gallery:
             f.flush()
             os.fsync(f.fileno())
         os.replace(f.name, self.path / name)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from the next: each write replaces it, so its inode changes."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size

@@ -143,6 +143,8 @@ def _read_file(name: str, limits: Limits) -> bytes:
         raise ImageError(f"file not found: {name}") from None
     except PermissionError:
         raise ImageError(f"permission denied: {name}") from None
+    except ImageError:  # a refusal of its own (too large, a directory), not a failure to read
+        raise
     except (OSError, ValueError) as exc:  # ValueError: e.g. a NUL byte in the path
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ImageError(f"cannot read file: {name} ({reason})") from None

@@ -179,7 +179,7 @@ class LabelStore:
             "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "predicted_label": prediction.label if prediction else None,
             "predicted_score": float(prediction.score) if prediction else None,
-            "crop_sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
+            "crop_sha256": crop_digest(pixels),
         }
         png = io.BytesIO()
         Image.fromarray(pixels).save(png, "PNG")
@@ -201,6 +201,12 @@ class LabelStore:
         """Every stored record, oldest first."""
         with self._lock(shared=True):
             return [record for _, record in self._read()]
+
+    def labelers_by_face(self, task: str) -> dict[str, dict[str, str]]:
+        """Each labelled face of ``task`` (its crop digest) with its labels by labeler (the latest one each)."""
+        from .agreement import by_item
+
+        return by_item((r["crop_sha256"], r["labeler_id"], r["label"]) for r in self.records() if r["task"] == task)
 
     def count(self, labeler_id: str) -> int:
         """How many stored labels this labeler has given."""
@@ -260,9 +266,14 @@ class LabelStore:
                 added += 1
         return added
 
-    def close(self) -> None:
-        """Stop the background sync, if any (pending labels stay and are pushed after a restart)."""
+    def close(self, flush_seconds: float = 0.0) -> None:
+        """Stop the background sync, if any, first pushing what is pending for at most ``flush_seconds``.
+
+        Labels that could not be pushed stay in the folder and are pushed after a restart (when the folder survives).
+        """
         if self.sync is not None:
+            if flush_seconds > 0:
+                self.sync.flush(flush_seconds)
             self.sync.stop()
 
     # ----------------------------------------------------------------------
@@ -409,22 +420,43 @@ def _clean_labeler_name(name: str | None) -> str | None:
 
 @dataclass
 class QueueItem:
-    """One face to label: its crop (framed by :data:`LABEL_CROP`) and what each model said."""
+    """One face to label: its crop (framed by :data:`LABEL_CROP`), what each model said, and where it is in its photo."""
 
     crop: np.ndarray
     source: str
     """The input it came from, for display only."""
     box: tuple[float, float, float, float]
     predictions: dict[str, Prediction]
+    digest: str = ""
+    """The crop's :func:`crop_digest`: the face's key among labels (``crop_sha256``)."""
+    context: np.ndarray | None = None
+    """A small copy of the whole photo (shared by the photo's faces), to show where the face is."""
+    context_scale: float = 1.0
+    """``context``'s size over the photo's: the box times this is the face in ``context``."""
 
 
 @dataclass
 class LabelQueue:
-    """Faces to label, least confident first, and the inputs that could not be read."""
+    """Faces to label, least confident first, and the inputs that could not be read.
+
+    ``complete`` is False when the queue stopped at its ``max_faces`` and left faces out.
+    """
 
     task: str
     items: list[QueueItem]
     errors: list[str]
+    complete: bool = True
+    left_out: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Faces not queued, by reason: ``small`` (under ``min_face`` pixels), ``done`` (``skip`` said so)."""
+
+
+def crop_digest(pixels: np.ndarray) -> str:
+    """The key of a face crop among labels: the SHA-256 of its RGB pixels (a record's ``crop_sha256``)."""
+    return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
+
+
+#: The longer side of the photo thumbnail kept with each queued face, to show where the face is.
+CONTEXT_SIDE = 320
 
 
 def build_queue(
@@ -435,18 +467,35 @@ def build_queue(
     gallery: Gallery | None = None,
     assume_face: bool = False,
     crop: CropSpec = LABEL_CROP,
+    max_faces: int | None = None,
+    min_face: float = 0,
+    skip: Callable[[str, str], bool] | None = None,
+    first: Callable[[str], bool] | None = None,
 ) -> LabelQueue:
     """Detect and analyze every face of ``images``; queue their crops, least confident about ``task`` first.
 
     Faces whose models gave no answer for ``task`` (no such model loaded) come
     first; a ``gallery`` gives identity suggestions. ``assume_face``: each
-    image already is one face crop.
+    image already is one face crop. Faces narrower than ``min_face`` pixels are
+    too small to judge and left out, as are those that ``skip`` refuses, given
+    their crop digest and source (already labelled by this labeler, or by enough others); those that
+    ``first`` picks (labelers disagree on them) come before all others. With
+    ``max_faces``, reading stops once that many faces are queued, and the
+    crops share one array allocated up front, so releasing the queue gives all
+    their memory back at once (many small arrays would leave the heap
+    fragmented).
     """
     if task not in TASK_LABELS:
         raise LabelError(f"unknown task {task!r}; choose one of {', '.join(TASK_LABELS)}")
     items: list[QueueItem] = []
     errors: list[str] = []
+    left_out: dict[str, int] = {}
+    block = None if max_faces is None else np.empty((max_faces, crop.size, crop.size, 3), np.uint8)
+    complete = True
     for number, image in enumerate(images, start=1):
+        if max_faces is not None and len(items) >= max_faces:
+            complete = False
+            break
         source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else f"image {number}"
         try:
             result = analyzer.analyze(image, assume_face=assume_face, gallery=gallery)
@@ -454,8 +503,39 @@ def build_queue(
             errors.append(str(err))
             continue
         scale = 1.0 if assume_face else crop.scale
+        context, context_scale = photo_thumbnail(result.image)
         for face in result:
+            if block is not None and len(items) >= len(block):
+                complete = False
+                break
+            if face.box[2] < min_face:
+                left_out["small"] = left_out.get("small", 0) + 1
+                continue
             face_crop = crop_square(result.image, face.box, crop.size, scale)
-            items.append(QueueItem(face_crop, str(source), tuple(face.box), dict(face.results)))
-    items.sort(key=lambda item: item.predictions[task].score if task in item.predictions else float("-inf"))
-    return LabelQueue(task, items, errors)
+            digest = crop_digest(face_crop)
+            if skip is not None and skip(digest, str(source)):
+                left_out["done"] = left_out.get("done", 0) + 1
+                continue
+            if block is not None:
+                block[len(items)] = face_crop
+                face_crop = block[len(items)]
+            items.append(
+                QueueItem(face_crop, str(source), tuple(face.box), dict(face.results), digest, context, context_scale)
+            )
+        del result
+    items.sort(
+        key=lambda item: (
+            not (first is not None and first(item.digest)),
+            item.predictions[task].score if task in item.predictions else float("-inf"),
+        )
+    )
+    return LabelQueue(task, items, errors, complete, left_out)
+
+
+def photo_thumbnail(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """A copy of ``pixels`` at most :data:`CONTEXT_SIDE` on its longer side, and its scale."""
+    scale = min(1.0, CONTEXT_SIDE / max(pixels.shape[:2]))
+    if scale == 1.0:
+        return pixels.copy(), 1.0
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR)), scale

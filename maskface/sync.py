@@ -133,6 +133,24 @@ class HubSync:
         )
         return f"{' and '.join(waiting)} waiting to sync to {self.repo_id}: {reason}"
 
+    def flush(self, timeout: float) -> bool:
+        """Push what is pending now, waiting at most ``timeout`` seconds (when the app stops); whether it went."""
+        pushed = threading.Event()
+
+        def push() -> None:
+            try:
+                self.push_now()
+                pushed.set()
+            except Exception as err:  # noqa: BLE001 - the Hub is down or refuses: the labels stay pending
+                self._failed(err)
+
+        thread = threading.Thread(target=push, name="maskface-hub-flush", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if pushed.is_set():
+            log.info("pushed the pending labels to %s before stopping", self.repo_id)
+        return pushed.is_set()
+
     def stop(self) -> None:
         """Stop connecting and pushing (what is pending stays pending, for the next start)."""
         self._stopped.set()

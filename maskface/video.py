@@ -3,9 +3,16 @@
 The app's video input goes through here. Frames are sampled at a fixed
 interval (``every`` seconds) up to ``max_frames``, so the work per upload is
 bounded whatever the video's length: only the first ``every * max_frames``
-seconds are decoded. Every sampled frame goes through :func:`load_image`, the
-same normalisation and limits as photos. The output is an H.264 MP4 (browsers
-play it) at one frame per sample, so it lasts as long as the span analysed.
+seconds are decoded. :class:`VideoLimits` bounds the rest before and while
+decoding: :func:`check_video` refuses, from the container's header, a video
+longer than ``max_seconds`` or with a frame rate over ``max_fps`` (decoding
+cost grows with it: every frame is decoded to sample a few); decoding stops
+with an error when a file decodes more frames than its rate allows, frames are
+downscaled to ``max_side`` by FFmpeg before they are converted, and sampling
+stops at a ``deadline`` (the caller's time budget). Every sampled frame goes
+through :func:`load_image`, the same normalisation and limits as photos. The
+output is an H.264 MP4 (browsers play it) at one frame per sample, so it lasts
+as long as the span analysed.
 
 >>> import tempfile
 >>> out = tempfile.mkdtemp() + "/frames.mp4"
@@ -21,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -47,6 +55,60 @@ class VideoError(ValueError):
 
 
 @dataclass(frozen=True)
+class VideoLimits:
+    """What one video may cost: its duration and frame rate (checked from the header), the frames sampled and their size."""
+
+    max_seconds: float = 600.0
+    max_fps: float = 60.0
+    max_frames: int = DEFAULT_MAX_FRAMES
+    max_side: int = 1280
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's header says: duration (seconds, 0 when unknown), frame rate (0 when unknown), frame size."""
+
+    duration: float
+    fps: float
+    width: int
+    height: int
+
+
+def probe_video(source: str | os.PathLike) -> VideoInfo:
+    """Read a video's header (no frame is decoded); :class:`VideoError` when it is not a readable video."""
+    name = Path(source).name
+    try:
+        with av.open(os.fspath(source)) as container:
+            if not container.streams.video:
+                raise VideoError(f"{name} has no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or 0
+            duration = container.duration / av.time_base if container.duration else 0.0
+            if not duration and stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            return VideoInfo(float(duration), float(rate), stream.width, stream.height)
+    except (av.FFmpegError, OSError) as err:
+        raise VideoError(f"{name} cannot be read as a video: {err}") from None
+
+
+def check_video(source: str | os.PathLike, limits: VideoLimits) -> VideoInfo:
+    """The video's header, or :class:`VideoError` saying which limit it exceeds (before any frame is decoded)."""
+    info = probe_video(source)
+    name = Path(source).name
+    if info.duration > limits.max_seconds:
+        raise VideoError(
+            f"{name} lasts {info.duration:.0f} s, longer than the limit of {limits.max_seconds:g} s "
+            "(set MASKFACE_VIDEO_MAX_SECONDS to change it): cut it shorter"
+        )
+    if info.fps > limits.max_fps:
+        raise VideoError(
+            f"{name} has {info.fps:.0f} frames per second, more than the limit of {limits.max_fps:g} "
+            "(set MASKFACE_VIDEO_MAX_FPS to change it): convert it to a lower frame rate"
+        )
+    return info
+
+
+@dataclass(frozen=True)
 class FrameInfo:
     """Where a sampled frame sits: its sample number and its time in the video (seconds)."""
 
@@ -55,12 +117,21 @@ class FrameInfo:
 
 
 def sample_frames(
-    source: str | os.PathLike, every: float = DEFAULT_EVERY, max_frames: int = DEFAULT_MAX_FRAMES
+    source: str | os.PathLike,
+    every: float = DEFAULT_EVERY,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    *,
+    max_side: int | None = None,
+    max_fps: float | None = None,
+    deadline: float | None = None,
 ) -> Iterator[tuple[FrameInfo, np.ndarray]]:
     """Yield the first frame at or after each multiple of ``every`` seconds, as RGB arrays.
 
-    Stops after ``max_frames`` samples, before decoding the rest of the file.
-    Raises :class:`VideoError` for files that are not a readable video.
+    Stops after ``max_frames`` samples, before decoding the rest of the file,
+    or once ``time.monotonic()`` passes ``deadline``. Frames are downscaled to
+    ``max_side`` (longer side) as they are converted. Raises :class:`VideoError`
+    for files that are not a readable video, and for one that decodes more than
+    ``max_fps`` frames per second of video.
     """
     if every <= 0 or max_frames < 1:
         raise ValueError(f"every must be > 0 and max_frames >= 1, got {every!r} and {max_frames!r}")
@@ -74,17 +145,20 @@ def sample_frames(
             raise VideoError(f"{name} has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        sample, next_time = 0, 0.0
+        sample, next_time, decoded = 0, 0.0, 0
         try:
             for frame in container.decode(stream):
-                time = float(frame.time) if frame.time is not None else sample * every
-                if time + 1e-6 < next_time:
+                decoded += 1
+                at = float(frame.time) if frame.time is not None else sample * every
+                if max_fps is not None and decoded > max_fps * (max(at, 0.0) + 1.0):
+                    raise VideoError(f"{name} holds more than {max_fps:g} frames per second: convert it to a lower rate")
+                if at + 1e-6 < next_time:
                     continue
-                pixels = _upright(frame.to_ndarray(format="rgb24"), frame.rotation)
-                yield FrameInfo(sample, round(time, 3)), load_image(pixels)
+                pixels = _upright(_rgb(frame, max_side), frame.rotation)
+                yield FrameInfo(sample, round(at, 3)), load_image(pixels)
                 sample += 1
                 next_time = sample * every
-                if sample >= max_frames:
+                if sample >= max_frames or (deadline is not None and time.monotonic() >= deadline):
                     return
         except av.FFmpegError as err:
             raise VideoError(f"{name} could not be decoded after {sample} frames: {err}") from None
@@ -125,19 +199,30 @@ def annotate_video(
     every: float = DEFAULT_EVERY,
     max_frames: int = DEFAULT_MAX_FRAMES,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    limits: VideoLimits | None = None,
+    deadline: float | None = None,
 ) -> list[tuple[FrameInfo, R]]:
     """Sample ``source``, turn each frame into ``(annotated pixels, result)``, write the annotated video.
 
     ``annotate_frame`` is typically an analyzer call and its result's
     :meth:`~maskface.analyzer.ImageResult.plot`.
     ``progress(done, total)`` is called after each frame (``total`` is an
-    estimate from the container's duration). Returns each frame's info and result.
+    estimate from the container's duration). With ``limits``, the video is
+    checked first (:func:`check_video`), at most ``limits.max_frames`` are
+    sampled and frames are downscaled; sampling stops at ``deadline``
+    (``time.monotonic()``). Returns each frame's info and result.
     """
+    sampling: dict = {}
+    if limits is not None:
+        check_video(source, limits)
+        max_frames = min(max_frames, limits.max_frames)
+        sampling = {"max_side": limits.max_side, "max_fps": limits.max_fps}
     total = estimate_samples(source, every, max_frames)
     results: list[tuple[FrameInfo, R]] = []
 
     def annotated() -> Iterator[np.ndarray]:
-        for info, pixels in sample_frames(source, every, max_frames):
+        for info, pixels in sample_frames(source, every, max_frames, deadline=deadline, **sampling):
             image, result = annotate_frame(pixels)
             results.append((info, result))
             if progress is not None:
@@ -166,6 +251,16 @@ def estimate_samples(source: str | os.PathLike, every: float, max_frames: int) -
 def label_counts(faces: list[Face], task: str) -> dict[str, int]:
     """How many faces got each label of ``task`` in one frame: the per-frame summary."""
     return dict(Counter(face[task].label for face in faces if task in face.results))
+
+
+def _rgb(frame: av.VideoFrame, max_side: int | None) -> np.ndarray:
+    """The frame as an RGB array, downscaled by FFmpeg to ``max_side`` (longer side) first when larger."""
+    longer = max(frame.width, frame.height)
+    if max_side is None or longer <= max_side:
+        return frame.to_ndarray(format="rgb24")
+    scale = max_side / longer
+    width, height = max(2, round(frame.width * scale)), max(2, round(frame.height * scale))
+    return frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
 
 
 def _upright(pixels: np.ndarray, rotation: int) -> np.ndarray:

@@ -101,7 +101,11 @@ def test_a_result_keeps_its_decoded_image_and_draws_itself(analyzer, face_photo,
     assert isinstance(result, ImageResult) and result.source == str(path) and len(result) == 2
     np.testing.assert_array_equal(result.image, face_photo)
     drawn = np.asarray(result.plot("mask"))
-    assert drawn.shape == face_photo.shape and (drawn != face_photo).any()  # boxes drawn on a copy
+    height, width = face_photo.shape[:2]
+    scale = drawn.shape[1] // width  # small photos are enlarged so that labels stay legible
+    assert drawn.shape[1] == scale * width and drawn.shape[0] > scale * height  # a legend below
+    plain = np.asarray(Image.fromarray(face_photo).resize((scale * width, scale * height), Image.Resampling.LANCZOS))
+    assert (drawn[: scale * height] != plain).any()  # boxes drawn on a copy
     np.testing.assert_array_equal(result.image, face_photo)
     saved = result.save(tmp_path / "annotated.png")
     np.testing.assert_array_equal(np.asarray(Image.open(saved)), drawn)

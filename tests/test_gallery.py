@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from maskface.face import Prediction
-from maskface.gallery import DEFAULT_THRESHOLD, INDEX, LOCK, UNKNOWN, Gallery, GalleryError
+from maskface.gallery import DEFAULT_THRESHOLD, INDEX, LOCK, UNKNOWN, Gallery, GalleryError, NameTaken
 
 DIM = 16
 MODEL = "test-model"
@@ -54,6 +54,40 @@ def test_enrolling_a_known_name_adds_to_that_person(tmp_path, rng):
     first = gallery.enroll("Ada", unit(rng))
     assert gallery.enroll("Ada", unit(rng, 2)) == first
     assert gallery.people() == [{"id": first, "name": "Ada", "embeddings": 3}]
+
+
+def test_a_known_name_is_added_to_only_when_the_caller_says_it_is_the_same_person(tmp_path, rng):
+    gallery = Gallery.open(tmp_path, MODEL)
+    first = gallery.enroll("Ada", unit(rng))
+    with pytest.raises(NameTaken, match="'Ada' is already enrolled: if these photos show the same person"):
+        gallery.enroll("Ada", unit(rng, 2), add_to_existing=False)
+    assert gallery.people() == [{"id": first, "name": "Ada", "embeddings": 1}]
+    assert gallery.enroll("Bob", unit(rng), add_to_existing=False) != first  # a new name is enrolled as usual
+
+
+def test_a_gallery_may_hold_at_most_max_people(tmp_path, rng):
+    gallery = Gallery.open(tmp_path, MODEL)
+    gallery.enroll("Ada", unit(rng), max_people=2)
+    gallery.enroll("Bob", unit(rng), max_people=2)
+    with pytest.raises(GalleryError, match="holds 2 people, its limit"):
+        gallery.enroll("Cy", unit(rng), max_people=2)
+    gallery.enroll("Ada", unit(rng), max_people=2)  # more photos of someone enrolled are fine
+    assert [p["name"] for p in gallery.people()] == ["Ada", "Bob"]
+
+
+def test_a_change_made_elsewhere_is_seen_at_the_next_call(tmp_path, rng):
+    """Another process (the CLI, a second app) removes someone: this object no longer lists or identifies them."""
+    ada = unit(rng)
+    serving = Gallery.open(tmp_path, MODEL, threshold=0.8)
+    serving.enroll("Ada", ada)
+    assert serving.identify(ada)[0].label == "Ada"
+    elsewhere = Gallery.open(tmp_path, MODEL)
+    elsewhere.remove("Ada")
+    assert serving.people() == []
+    (result,) = serving.identify(ada)
+    assert result.label == UNKNOWN and result.candidates == ()
+    elsewhere.enroll("Bob", ada)
+    assert serving.identify(ada)[0].label == "Bob"
 
 
 def test_a_face_below_the_threshold_is_unknown_with_its_candidates(tmp_path, rng):

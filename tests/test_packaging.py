@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -16,6 +17,11 @@ def requirement_lines(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
+def distribution(requirement: str) -> str:
+    """The distribution a requirement line names, without its extras or version: ``gradio[oauth]==6`` -> gradio."""
+    return re.split(r"[\[=<>]", requirement, maxsplit=1)[0].lower()
+
+
 def project() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
@@ -27,8 +33,8 @@ def test_the_spaces_requirements_are_the_core_and_the_app_extra():
 
 def test_the_core_needs_neither_the_app_nor_the_training_stack():
     declared = project()
-    core = {line.split("==")[0].lower() for line in declared["dependencies"]}
-    extras = {name: {line.split("==")[0].lower() for line in lines} for name, lines in declared["optional-dependencies"].items()}
+    core = {distribution(line) for line in declared["dependencies"]}
+    extras = {name: {distribution(line) for line in lines} for name, lines in declared["optional-dependencies"].items()}
     assert not core & (extras["app"] | extras["train"])
     assert {"gradio", "av"} <= extras["app"] and {"keras-cv", "datasets", "scikit-learn", "matplotlib"} <= extras["train"]
     assert all("==" in line for lines in (declared["dependencies"], *declared["optional-dependencies"].values()) for line in lines)

@@ -35,8 +35,10 @@ def test_the_front_matter_has_what_a_gradio_space_needs():
     assert matter["sdk"] == "gradio" and matter["app_file"] == "app.py"
     assert matter["python_version"] == "3.11"
     requirements = (ROOT / "requirements.txt").read_text()
-    assert f"gradio=={matter['sdk_version']}" in requirements
+    assert f"gradio[oauth]=={matter['sdk_version']}" in requirements  # the extra: Space OAuth's libraries
     assert len(matter["short_description"]) <= 60
+    # Sign-in with Hugging Face, asking for the username only
+    assert matter["hf_oauth"] is True and set(matter["hf_oauth_scopes"]) == {"openid", "profile"}
 
 
 def test_hub_repos_come_from_the_variables():

@@ -105,3 +105,46 @@ def test_label_counts_summarise_a_frame():
     ]
     assert label_counts(faces, "mask") == {"with_mask": 2, "without_mask": 1}
     assert label_counts(faces, "gender") == {}
+
+
+# --- limits: what one video may cost --------------------------------------------------------
+
+
+def test_the_header_decides_before_any_frame_is_decoded(tmp_path, clip):
+    from maskface.video import VideoLimits, check_video, probe_video
+
+    info = probe_video(clip)
+    assert (round(info.duration, 1), round(info.fps), info.width, info.height) == (3.0, 10, 64, 48)
+    assert check_video(clip, VideoLimits(max_seconds=3.5, max_fps=10)) == info
+    with pytest.raises(VideoError, match=r"lasts 3 s, longer than the limit of 2 s \(set MASKFACE_VIDEO_MAX_SECONDS"):
+        check_video(clip, VideoLimits(max_seconds=2))
+    fast = write_video(numbered_frames(24), tmp_path / "fast.mp4", fps=240)
+    with pytest.raises(VideoError, match=r"240 frames per second, more than the limit of 60 \(set MASKFACE_VIDEO_MAX_FPS"):
+        check_video(fast, VideoLimits())
+    with pytest.raises(VideoError, match="cannot be read as a video"):
+        probe_video(tmp_path / "missing.mp4")
+
+
+def test_frames_are_downscaled_as_they_are_decoded(tmp_path):
+    large = write_video(numbered_frames(4, height=240, width=320), tmp_path / "large.mp4", fps=2)
+    (_, first), *_ = sample_frames(large, every=0.5, max_side=80)
+    assert first.shape == (60, 80, 3)
+
+
+def test_sampling_stops_at_the_deadline_and_when_a_file_holds_more_frames_than_allowed(clip):
+    import time
+
+    assert len(list(sample_frames(clip, every=0.5, deadline=time.monotonic()))) == 1  # the budget is spent
+    with pytest.raises(VideoError, match="holds more than 5 frames per second"):
+        list(sample_frames(clip, every=0.5, max_fps=5))
+
+
+def test_annotate_video_checks_the_limits_first(tmp_path, clip):
+    from maskface.video import VideoLimits
+
+    output = tmp_path / "out.mp4"
+    with pytest.raises(VideoError, match="longer than the limit"):
+        annotate_video(clip, output, lambda p: (p, None), limits=VideoLimits(max_seconds=1))
+    assert not output.exists()
+    results = annotate_video(clip, output, lambda p: (p, None), limits=VideoLimits(max_frames=2))
+    assert [info.time for info, _ in results] == [0.0, 0.5]

@@ -36,6 +36,8 @@ from maskface.image import load_image
 from maskface.masksim import simulate_mask
 from maskface.tasks import Task
 
+from .aggregate import DAWID_SKENE_FROM, aggregate
+
 log = logging.getLogger(__name__)
 
 BALANCE_METHODS = ("none", "under", "over", "smote")
@@ -180,14 +182,17 @@ LABELING_TASK = {"identity-closed": "identity"}
 
 
 def select_labels(table: datasets.Dataset, task: Task) -> tuple[datasets.Dataset, dict]:
-    """One row per crop for ``task``, labelled by the majority of its labelers.
+    """One row per crop for ``task``, labelled by the aggregate of its labelers' answers.
 
-    Skipped, and counted in the returned summary: rows of other tasks, labels
-    marked unsure or not usable or outside the task's labels, rows without the
-    contributor's consent, and crops whose labelers tie.
+    Several labelers per face are aggregated by :func:`training.aggregate.aggregate`
+    (majority below three labelers per face, the most common count among the
+    crops; Dawid-Skene from three on). Skipped, and counted in the returned
+    summary: rows of other tasks, labels marked unsure or not usable or outside
+    the task's labels, rows without the contributor's consent, and crops whose
+    labelers tie under majority.
     """
-    columns = [c for c in ("task", "label", "crop_sha256", "usable", "consent") if c in table.column_names]
-    votes: dict[str, Counter] = {}
+    columns = [c for c in ("task", "label", "crop_sha256", "usable", "consent", "labeler_id") if c in table.column_names]
+    votes: list[tuple[str, str, str]] = []
     first: dict[str, int] = {}
     skipped: Counter = Counter()
     wanted = LABELING_TASK.get(task.name, task.name)
@@ -201,20 +206,20 @@ def select_labels(table: datasets.Dataset, task: Task) -> tuple[datasets.Dataset
         elif row["label"] not in task.labels:
             skipped["unknown_label"] += 1
         else:
-            votes.setdefault(row["crop_sha256"], Counter())[row["label"]] += 1
+            votes.append((row["crop_sha256"], row.get("labeler_id") or f"row{i}", row["label"]))
             first.setdefault(row["crop_sha256"], i)
-    chosen: dict[int, str] = {}
-    for sha, count in votes.items():
-        (label, n), *rest = count.most_common(2)
-        if rest and rest[0][1] == n:
-            skipped["conflicting"] += sum(count.values())
-        else:
-            chosen[first[sha]] = label
-            skipped["duplicate"] += sum(count.values()) - 1
+    per_face = Counter(Counter(item for item, _, _ in votes).values())
+    labelers_per_face = per_face.most_common(1)[0][0] if per_face else 1
+    agreed = aggregate(votes, labelers_per_face)
+    skipped["conflicting"] += sum(1 for item, _, _ in votes if item not in agreed)
+    skipped["duplicate"] += sum(1 for item, _, _ in votes if item in agreed) - len(agreed)
+    chosen = {first[sha]: label for sha, label in agreed.items()}
     index = sorted(chosen)
     rows = table.select(index)
     rows = rows.remove_columns("label").add_column("label", [chosen[i] for i in index])
-    return rows, {"rows": len(table), "used": len(index), "skipped": {k: v for k, v in sorted(skipped.items()) if v}}
+    summary = {"rows": len(table), "used": len(index), "labelers_per_face": labelers_per_face,
+               "aggregation": "dawid-skene" if labelers_per_face >= DAWID_SKENE_FROM else "majority"}
+    return rows, {**summary, "skipped": {k: v for k, v in sorted(skipped.items()) if v}}
 
 
 def held_out_split(data: ArraySplit, keys: list[str], fraction: float) -> tuple[ArraySplit, ArraySplit]:

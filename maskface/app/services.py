@@ -6,22 +6,33 @@ the app answers sooner after a start. Every model goes through
 :func:`maskface.store.load_model_or_fallback`, so a Hub source that cannot be
 reached falls back to the shipped model and the app says which version it
 serves. Each tab asks for an :class:`~maskface.Analyzer` built from these
-models; analyzers share the one detector.
+models; analyzers share the one detector. The services also hold the
+per-visitor limits (:mod:`.limits`), the labeling queues (:mod:`.queues`) and
+the app's temporary folder (:mod:`.uploads`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import threading
+from collections import OrderedDict
 from functools import cached_property
+from pathlib import Path
+
+import gradio as gr
 
 from ..analyzer import DEFAULT_IDENTITY_MODEL, DEFAULT_MODELS, Analyzer
 from ..detect import Detector, make_detector
-from ..gallery import Gallery
+from ..gallery import DEFAULT_THRESHOLD, INDEX, Gallery
 from ..labels import LabelStore
 from ..store import HF_PREFIX, ModelSpec, StoredModel, load_model_or_fallback, read_spec, resolve
 from ..sync import label_store
+from .limits import RateLimit, SessionShare
+from .queues import LabelQueues
 from .settings import Settings
+from .uploads import TempFolder
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +40,12 @@ log = logging.getLogger(__name__)
 ARCH_NAMES = {"mobilenetv2": "MobileNetV2", "cnn": "CNN from scratch", "vgg16": "VGG16"}
 #: The value of the model choice that runs every model of the task, side by side.
 BOTH = "both"
+#: Galleries kept open at once (each re-reads its folder when it changes).
+OPEN_GALLERIES = 64
+#: Seconds the app waits, when stopped (SIGTERM), for the labels still pending to reach the Hub.
+FLUSH_SECONDS = 20.0
+#: The key of what the app keeps in browsers (gr.BrowserState), in the labels folder: ids outlive restarts.
+BROWSER_SECRET = ".browser-secret"
 
 
 class Served:
@@ -81,7 +98,7 @@ class Served:
 
 
 class Services:
-    """The models, detector, gallery and label store of one app."""
+    """The models, detector, galleries, label store, limits and temporary folder of one app."""
 
     def __init__(self, settings: Settings, labels: LabelStore | None = None) -> None:
         self.settings = settings
@@ -98,6 +115,12 @@ class Services:
             log.warning("recognition is off: %s", self.identity_problem)
         self.labels = labels if labels is not None else label_store(settings)
         self._analyzers: dict[tuple[str, str], Analyzer] = {}
+        self._galleries: OrderedDict[Path, Gallery] = OrderedDict()
+        self._galleries_lock = threading.Lock()
+        self.temp = TempFolder(settings.temp_dir)
+        self.share = SessionShare(settings.session_jobs)
+        self.label_rate = RateLimit(settings.labels_per_minute)
+        self.queues = LabelQueues(settings.queue_max_faces)
 
     @cached_property
     def detector(self) -> Detector:
@@ -139,11 +162,59 @@ class Services:
         models = {"mask": self.default("mask").stored, "identity": self.identity.stored}
         return Analyzer(models=models, detector=self.detector)
 
-    @cached_property
+    @property
     def gallery(self) -> Gallery:
-        """The enrolled people (``settings.gallery``), for the identity model; errors as :attr:`recognizer`'s,
+        """The shared gallery (``settings.gallery``), for the identity model; errors as :attr:`recognizer`'s,
         or :class:`~maskface.gallery.GalleryError` for a gallery of another model."""
-        return Gallery.for_model(self.settings.gallery, self.recognizer.embedder)
+        return self.gallery_at(self.settings.gallery, create=True)
+
+    def gallery_at(self, folder: Path, create: bool = False) -> Gallery:
+        """The gallery in ``folder``, for the identity model; errors as :attr:`recognizer`'s.
+
+        A gallery is opened once and kept (the :data:`OPEN_GALLERIES` most recently
+        used); it re-reads its folder whenever that changed. A missing gallery
+        is created when ``create``, else answered as an empty one (every face unknown).
+        """
+        embedder = self.recognizer.embedder
+        with self._galleries_lock:
+            exists = (folder / INDEX).is_file()
+            if exists and folder in self._galleries:
+                self._galleries.move_to_end(folder)
+                return self._galleries[folder]
+            if not exists and not create:
+                return Gallery(folder, embedder.model_id, embedder.thresholds or DEFAULT_THRESHOLD)
+            gallery = Gallery.for_model(folder, embedder)
+            self._galleries[folder] = gallery
+            while len(self._galleries) > OPEN_GALLERIES:
+                self._galleries.popitem(last=False)
+            return gallery
+
+    def session_closed(self, request: gr.Request) -> None:
+        """A browser session ended (``demo.unload``): release its share of the queue and its labeling queues."""
+        self.share.forget(request.session_hash or "")
+        self.queues.forget(request.session_hash or "")
+
+    @cached_property
+    def browser_secret(self) -> str:
+        """The key encrypting the labeler id kept in each browser: made once, kept beside the labels."""
+        path = self.settings.labels_dir / BROWSER_SECRET
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            pass
+        secret = secrets.token_urlsafe(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text(encoding="utf-8").strip()
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(secret)
+        return secret
+
+    def close(self) -> None:
+        """Stop the background work: push the labels still pending (for at most :data:`FLUSH_SECONDS`), stop sweeping."""
+        self.temp.stop()
+        self.labels.close(flush_seconds=FLUSH_SECONDS)
 
     def about(self) -> str:
         """One Markdown line per task: the models served and their versions (or that they load on first use)."""

@@ -2,36 +2,44 @@
 
 Photo (upload, webcam snapshot, clipboard), live webcam and video file all go
 through :meth:`TaskTab.render`: the chosen model's analyzer, or every model
-side by side, each result drawing itself (:meth:`maskface.analyzer.ImageResult.plot`). Nothing is stored: images
-live in memory for one request (Gradio's own temporary copies are deleted by
-the app's ``delete_cache``); the annotated video is written into Gradio's cache,
-deleted the same way.
+side by side, each result drawing itself (:meth:`maskface.analyzer.ImageResult.plot`).
+A photo reaches the handler as its file, undecoded, and the analyzer decodes it
+once, by :func:`maskface.image.load_image`, after its byte size and header
+pixel count passed the limits; a video is checked against the video limits
+from its header before a frame is decoded (:func:`maskface.video.check_video`),
+then sampled within a time budget. Nothing is stored: images live in memory
+for one request; uploads and the annotated video stay in the app's temporary
+folder for at most five minutes (:class:`.uploads.TempFolder`), and a refused
+upload is deleted at once.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 import uuid
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from gradio.utils import get_upload_folder
 
 from ..analyzer import ImageResult
+from ..image import ImageSource
 from ..tasks import TASKS
-from ..video import annotate_video, label_counts
-from .common import box, described, example, require, side_by_side, user_errors
+from ..video import VideoLimits, annotate_video, label_counts
+from .common import as_warning, box, described, example, page_and_api, percent, require, side_by_side, user_errors
+from .inputs import ImageInput
 from .services import BOTH, Services
+from .uploads import image_source
 
 #: The table columns after "model" and "face", per task.
 COLUMNS = {
-    "mask": ["mask", "confidence", "detector", "box (x, y, w, h)"],
+    "mask": ["mask", "confidence", "detector score", "box (x, y, w, h)"],
     "gender": ["gender", "confidence", "mask", "box (x, y, w, h)"],
 }
 TITLES = {"mask": "Mask detection", "gender": "Gender"}
 INTRO = {
-    "mask": "Every face boxed: **with mask** (green) or **without mask** (red), with the model's confidence.",
+    "mask": "Every face boxed and numbered as in the table: **with mask** (green) or **without mask** (red), with the "
+    "model's confidence; the detector score says how sure the face detector was that it is a face.",
     "gender": "Every face boxed with the gender model's answer, **female** or **male**, and its confidence; "
     "the model is trained to answer for masked faces too. The table also gives each face's mask.",
 }
@@ -40,9 +48,8 @@ EXAMPLES = {
     "gender": ["astronaut-masked-simulated.jpg", "grace_hopper-masked-simulated.jpg", "collage-two-faces.jpg"],
 }
 VIDEO_EXAMPLE = "two-faces.mp4"
-#: Seconds between analysed video frames, and how many frames at most (the first minute at this rate).
+#: Seconds between analysed video frames (MASKFACE_VIDEO_MAX_FRAMES of them at most).
 VIDEO_EVERY = 0.5
-VIDEO_MAX_FRAMES = 120
 
 
 class TaskTab:
@@ -55,7 +62,7 @@ class TaskTab:
     # ----------------------------------------------------------------------
     # Handlers.
 
-    def render(self, image: np.ndarray, choice: str) -> tuple[np.ndarray, list[tuple[str, ImageResult]]]:
+    def render(self, image: ImageSource, choice: str) -> tuple[np.ndarray, list[tuple[str, ImageResult]]]:
         """The annotated image for the chosen model (or all, side by side) and each model's result."""
         served = self.services.models[self.task]
         values = list(served) if choice == BOTH else [choice]
@@ -73,42 +80,57 @@ class TaskTab:
         for title, result in results:
             for number, face in enumerate(result, start=1):
                 answer = face[self.task]
-                detail = round(face.score, 3) if self.task == "mask" else described(face["mask"])
-                rows.append([title, number, answer.label, round(answer.score, 3), detail, box(face)])
+                detail = f"{face.score:.2f}" if self.task == "mask" else described(face["mask"])
+                rows.append([title, number, answer.label, percent(answer.score), detail, box(face)])
         return rows
 
-    def photo(self, image: np.ndarray | None, choice: str) -> tuple[np.ndarray, list[list]]:
+    def photo(self, image: str | None, choice: str, request: gr.Request) -> tuple[np.ndarray, list[list]]:
         """Photo input: the annotated image and one table row per face (and model)."""
-        require(image, "Add a photo first: upload one, take a webcam snapshot, or click an example.")
-        with user_errors():
-            annotated, results = self.render(image, choice)
+        with user_errors(self.task):
+            require(image, "Add a photo first: upload one, take a webcam snapshot, or click an example.")
+            with self.services.temp.refusing(image):
+                annotated, results = self.render(image_source(image), choice)
         if not any(result for _, result in results):
             gr.Info("No face found in this image.")
         return annotated, self.rows(results)
 
-    def stream(self, frame: np.ndarray | None, choice: str) -> np.ndarray | None:
+    def stream(self, frame: str | None, choice: str) -> np.ndarray | None:
         """Live webcam: each frame annotated (no table, to keep up with the camera)."""
         if frame is None:
             return None
-        with user_errors():
-            return self.render(frame, choice)[0]
+        with user_errors(f"{self.task}_stream"):
+            return self.render(image_source(frame), choice)[0]
 
-    def video(self, path: str | None, choice: str, progress: gr.Progress = gr.Progress()) -> tuple[str, list[list]]:
+    def video(
+        self, path: str | None, choice: str, request: gr.Request, progress: gr.Progress = gr.Progress()
+    ) -> tuple[str, list[list]]:
         """Video file: the annotated video (sampled frames) and a per-frame summary."""
-        require(path, "Add a video file first, or click the example.")
+        settings = self.services.settings
         labels = TASKS[self.task].labels
-        # Written into Gradio's cache, which serves it from there and deletes it with the app's delete_cache.
-        output = Path(get_upload_folder()) / f"maskface-annotated-{uuid.uuid4().hex}.mp4"
-        output.parent.mkdir(parents=True, exist_ok=True)
-        progress(0, desc="Reading the video")
-        with user_errors():
-            results = annotate_video(
-                path,
-                output,
-                functools.partial(self.render, choice=choice),
-                every=VIDEO_EVERY,
-                max_frames=VIDEO_MAX_FRAMES,
-                progress=lambda done, total: progress((done, total), desc="Analysing frames", unit="frames"),
+        # Written into the app's temporary folder, which serves it from there and deletes it within minutes.
+        output = self.services.temp.path / f"maskface-annotated-{uuid.uuid4().hex}.mp4"
+        limits = VideoLimits(
+            settings.video_max_seconds, settings.video_max_fps, settings.video_max_frames, settings.video_max_side
+        )
+        deadline = time.monotonic() + settings.video_seconds
+        with user_errors(f"{self.task}_video"):
+            require(path, "Add a video file first, or click the example.")
+            progress(0, desc="Reading the video")
+            with self.services.temp.refusing(path):
+                results = annotate_video(
+                    path,
+                    output,
+                    functools.partial(self.render, choice=choice),
+                    every=VIDEO_EVERY,
+                    max_frames=settings.video_max_frames,
+                    progress=lambda done, total: progress((done, total), desc="Analysing frames", unit="frames"),
+                    limits=limits,
+                    deadline=deadline,
+                )
+        if time.monotonic() >= deadline:
+            gr.Warning(
+                f"Stopped after {settings.video_seconds:g} s of analysis, the limit per video: "
+                f"the first {len(results)} sampled frames are shown."
             )
         rows = []
         for info, per_model in results:
@@ -122,7 +144,7 @@ class TaskTab:
 
     def build(self) -> None:
         """The tab's components and events, inside the current ``gr.Blocks``."""
-        task = self.task
+        task, settings, share = self.task, self.services.settings, self.services.share
         choices = self.services.choices(task)
         with gr.Tab(TITLES[task], id=f"tab-{task}", elem_id=f"tab-{task}"):
             gr.Markdown(INTRO[task])
@@ -131,9 +153,9 @@ class TaskTab:
             with gr.Tab("Photo"):
                 with gr.Row():
                     with gr.Column():
-                        image = gr.Image(
+                        image = ImageInput(
                             label="Photo",
-                            type="numpy",
+                            type="filepath",
                             sources=["upload", "webcam", "clipboard"],
                             elem_id=f"{task}-input",
                         )
@@ -142,7 +164,7 @@ class TaskTab:
                         label="Faces", type="numpy", interactive=False, format="jpeg", elem_id=f"{task}-output"
                     )
                 table = gr.Dataframe(headers=headers, interactive=False, label="Faces found", elem_id=f"{task}-table")
-                button.click(self.photo, [image, choice], [output, table], api_name=task)
+                page_and_api(share.listen, button.click, self.photo, [image, choice], [output, table], api_name=task)
                 examples = gr.Examples(
                     [[example(file)] for file in EXAMPLES[task]],
                     [image],
@@ -150,11 +172,17 @@ class TaskTab:
                     api_visibility="private",
                 )
                 # a clicked example is analysed at once, with the model chosen above
-                examples.load_input_event.then(self.photo, [image, choice], [output, table], api_visibility="private")
+                share.listen(
+                    examples.load_input_event.then,
+                    as_warning(self.photo, 2),
+                    [image, choice],
+                    [output, table],
+                    api_visibility="private",
+                )
             with gr.Tab("Live webcam"):
                 gr.Markdown("Allow the camera, then start recording: about two annotated frames a second.")
                 with gr.Row():
-                    webcam = gr.Image(label="Webcam", type="numpy", sources=["webcam"], streaming=True)
+                    webcam = ImageInput(label="Webcam", type="filepath", sources=["webcam"], streaming=True)
                     live = gr.Image(
                         label="Faces", type="numpy", interactive=False, format="jpeg", elem_id=f"{task}-live"
                     )
@@ -170,16 +198,29 @@ class TaskTab:
             with gr.Tab("Video file"):
                 gr.Markdown(
                     f"One frame every {VIDEO_EVERY:g} s is analysed, for the first "
-                    f"{VIDEO_EVERY * VIDEO_MAX_FRAMES:g} s; the result is a video of those frames."
+                    f"{VIDEO_EVERY * settings.video_max_frames:g} s; the result is a video of those frames. "
+                    f"Videos up to {settings.video_max_seconds:g} s and {settings.video_max_fps:g} frames per "
+                    f"second; at most {settings.video_seconds:g} s of analysis per video."
                 )
                 with gr.Row():
                     with gr.Column():
-                        video_in = gr.Video(label="Video", sources=["upload"], include_audio=True)
-                        video_button = gr.Button("Analyze video", variant="primary")
+                        video_in = gr.Video(
+                            label="Video", sources=["upload"], include_audio=True, elem_id=f"{task}-video-input"
+                        )
+                        video_button = gr.Button("Analyze video", variant="primary", elem_id=f"{task}-video-run")
                     with gr.Column():
                         video_out = gr.Video(label="Annotated frames", interactive=False)
                 summary = gr.Dataframe(
                     headers=["time (s)", "model", "faces", *TASKS[task].labels], interactive=False, label="Per frame"
                 )
-                video_button.click(self.video, [video_in, choice], [video_out, summary], api_name=f"{task}_video")
+                page_and_api(
+                    share.listen,
+                    video_button.click,
+                    self.video,
+                    [video_in, choice],
+                    [video_out, summary],
+                    api_name=f"{task}_video",
+                    concurrency_id="video",
+                    concurrency_limit=1,
+                )
                 gr.Examples([[example(VIDEO_EXAMPLE)]], [video_in], api_visibility="private")

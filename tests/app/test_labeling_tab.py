@@ -1,4 +1,8 @@
-"""The Quick labeling tab: its API (queue, label, delete_contributions) and the key actions of one labeler's session."""
+"""The Quick labeling tab: its API (queue, label, delete_contributions) and the key actions of one labeler's session.
+
+Run locally, as here, the labeler is the browser's random id (the ``labeler_id`` argument of the API).
+Signed-in labelers and anonymous ones on a Space: tests/app/test_space_access.py and tests/e2e.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import threading
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 import pytest
 from gradio_client.exceptions import AppError
 
 from maskface.app.common import EXAMPLES_DIR
 from maskface.app.labeling_tab import LabelingTab, Session
+from maskface.app.limits import RateLimit
 from maskface.image import load_image
 from maskface.labels import new_labeler_id
 
@@ -23,40 +29,48 @@ def records(folder) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def queue(client, example, me: str, photo: str = "collage-two-faces.jpg", task: str = "mask") -> tuple:
+    """Build ``me``'s queue from one example photo: (crop, info, name, first item id)."""
+    return client.predict([example(photo)], "(no folder)", task, me, api_name="/queue")
+
+
 def test_the_queue_shows_the_least_confident_face_first(client, example):
-    crop, info, name = client.predict([example("collage-two-faces.jpg")], "(no folder)", "mask", api_name="/queue")
-    assert load_image(crop).shape == (224, 224, 3)
+    crop, info, name, item = queue(client, example, new_labeler_id())
+    view = load_image(crop)  # the face large, and beside it its photo with the face highlighted
+    assert view.shape[0] == 320 and view.shape[1] > 320
+    assert (np.abs(view[:, 330:].astype(int) - (255, 196, 0)).sum(axis=2) == 0).any()
     assert info.startswith("Face 1 of 2 from collage-two-faces.jpg: the model says")
-    assert name == ""
+    assert name == "" and len(item) == 32
 
 
 def test_the_queue_reads_a_server_folder(client):
-    _, info, _ = client.predict([], "batch-1", "gender", api_name="/queue")
+    _, info, _, _ = client.predict([], "batch-1", "gender", new_labeler_id(), api_name="/queue")
     assert info.startswith("Face 1 of 1 from astronaut.jpg")
 
 
-def test_the_queue_needs_photos(client):
+def test_the_queue_needs_photos_and_a_labeler(client, example):
     with pytest.raises(AppError, match="Upload photos"):
-        client.predict([], "(no folder)", "mask", api_name="/queue")
+        client.predict([], "(no folder)", "mask", new_labeler_id(), api_name="/queue")
+    with pytest.raises(AppError, match="no labeler id yet: reload the page"):
+        client.predict([example("astronaut.jpg")], "(no folder)", "mask", "../x", api_name="/queue")
 
 
 def test_labels_land_in_the_dataset_folder_and_reload_with_datasets(client, example, app_settings):
     import datasets
 
     me = new_labeler_id()
-    first, count = client.predict(example("astronaut.jpg"), "mask", "without_mask", "Ada", me, True, api_name="/label")
-    assert count == 1
-    second, count = client.predict(
-        example("astronaut-masked-simulated.jpg"), "gender", "unsure", "", me, True, api_name="/label"
-    )
-    assert count == 2 and second != first
+    _, _, _, item = queue(client, example, me)
+    first, count, item = client.predict(item, "mask", "without_mask", "Ada", me, True, api_name="/label")
+    assert count == 1 and item  # the queue's second face comes next
+    second, count, item = client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
+    assert count == 2 and second != first and item == ""  # the last face
     mine = {r["id"]: r for r in records(app_settings.labels_dir) if r["labeler_id"] == me}
     assert mine[first]["label"] == "without_mask" and mine[first]["labeler_name"] == "Ada" and mine[first]["consent"]
-    assert mine[second]["usable"] is False and mine[second]["labeler_name"] is None
+    assert mine[second]["labeler_name"] is None
     assert all((app_settings.labels_dir / r["file_name"]).is_file() for r in mine.values())
     rows = datasets.load_dataset("imagefolder", data_dir=str(app_settings.labels_dir), split="train")
     loaded = {row["id"]: row for row in rows if row["labeler_id"] == me}
-    assert loaded[first]["label"] == "without_mask" and loaded[first]["image"].size == (512, 512)
+    assert loaded[first]["label"] == "without_mask" and loaded[first]["image"].size == (224, 224)
 
 
 @pytest.mark.parametrize(
@@ -64,14 +78,54 @@ def test_labels_land_in_the_dataset_folder_and_reload_with_datasets(client, exam
     [
         ("mask", "with_mask", False, "consent"),
         ("mask", "female", True, "not a mask label"),
-        ("identity", "", True, "not a usable name"),
+        ("gender", "female", True, "your queue was built for mask"),
     ],
 )
 def test_refused_labels_are_clear_and_store_nothing(client, example, app_settings, task, label, consent, message):
+    me = new_labeler_id()
+    _, _, _, item = queue(client, example, me)
     before = records(app_settings.labels_dir)
     with pytest.raises(AppError, match=message):
-        client.predict(example("astronaut.jpg"), task, label, "", new_labeler_id(), consent, api_name="/label")
+        client.predict(item, task, label, "", me, consent, api_name="/label")
     assert records(app_settings.labels_dir) == before
+
+
+def test_an_identity_label_needs_a_name(client, example, app_settings):
+    me = new_labeler_id()
+    _, _, _, item = queue(client, example, me, "astronaut.jpg", "identity")
+    with pytest.raises(AppError, match="not a usable name"):
+        client.predict(item, "identity", "", "", me, True, api_name="/label")
+
+
+def test_a_label_is_given_only_to_a_face_the_server_queued_for_that_labeler(client, example, app_settings, tmp_path):
+    me, someone = new_labeler_id(), new_labeler_id()
+    _, _, _, theirs = queue(client, example, someone)
+    before = records(app_settings.labels_dir)
+    for item in ("0" * 32, theirs, str(EXAMPLES_DIR / "astronaut.jpg"), ""):  # made up, another's, a path, none
+        with pytest.raises(AppError, match="not in your labeling queue"):
+            client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
+    assert records(app_settings.labels_dir) == before
+    _, _, _, mine = queue(client, example, me)  # a new queue replaces the old: its items are gone
+    _, _, _, again = queue(client, example, me)
+    with pytest.raises(AppError, match="not in your labeling queue"):
+        client.predict(mine, "mask", "with_mask", "", me, True, api_name="/label")
+    client.predict(again, "mask", "with_mask", "", me, True, api_name="/label")
+
+
+def test_labels_per_minute_are_limited(served, client, example, app_settings, monkeypatch):
+    monkeypatch.setattr(served.services, "label_rate", RateLimit(2))
+    me = new_labeler_id()
+    _, _, _, item = queue(client, example, me)
+    _, _, item = client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
+    _, count, item = client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
+    _, _, _, item = queue(client, example, me, photo="astronaut.jpg")  # a face not labelled yet by me
+    before = records(app_settings.labels_dir)
+    with pytest.raises(AppError, match=r"You gave 2 labels in the last minute, the limit per labeler: wait \d+ s"):
+        client.predict(item, "mask", "with_mask", "", me, True, api_name="/label")
+    assert records(app_settings.labels_dir) == before and count == 2
+    other = new_labeler_id()  # another labeler is not held back
+    _, _, _, item = queue(client, example, other)
+    client.predict(item, "mask", "with_mask", "", other, True, api_name="/label")
 
 
 def test_two_labelers_at_once_lose_nothing(served, example, app_settings):
@@ -80,11 +134,11 @@ def test_two_labelers_at_once_lose_nothing(served, example, app_settings):
 
     def label(me: str) -> None:
         client = served.client()
-        for _ in range(4):
-            record_id, _ = client.predict(
-                example("astronaut.jpg"), "mask", "without_mask", "", me, True, api_name="/label"
-            )
-            answers[me].append(record_id)
+        for photo in ("collage-two-faces.jpg", "astronaut.jpg", "grace_hopper.jpg"):  # 2 + 1 + 1 faces
+            _, _, _, item = queue(client, example, me, photo=photo)
+            while item:
+                record_id, _, item = client.predict(item, "mask", "without_mask", "", me, True, api_name="/label")
+                answers[me].append(record_id)
 
     threads = [threading.Thread(target=label, args=(me,)) for me in labelers]
     for thread in threads:
@@ -93,6 +147,7 @@ def test_two_labelers_at_once_lose_nothing(served, example, app_settings):
         thread.join()
     stored = records(app_settings.labels_dir)
     for me in labelers:
+        assert len(answers[me]) == 4
         assert sorted(r["id"] for r in stored if r["labeler_id"] == me) == sorted(answers[me])
         assert served.services.labels.count(me) == 4
 
@@ -100,32 +155,29 @@ def test_two_labelers_at_once_lose_nothing(served, example, app_settings):
 def test_deleting_my_contributions_leaves_everyone_elses(client, example, app_settings):
     import datasets
 
-    me, my_other_browser, someone = new_labeler_id(), new_labeler_id(), new_labeler_id()
-    ada = f"Ada {me[:8]}"  # a name no other test of the session labels under
+    me, someone = new_labeler_id(), new_labeler_id()
     given = {}
-    for labeler, name in ((me, ada), (me, ""), (my_other_browser, ada), (someone, "Grace"), (someone, ada + "x")):
-        record_id, _ = client.predict(
-            example("astronaut.jpg"), "mask", "with_mask", name, labeler, True, api_name="/label"
-        )
-        given[record_id] = labeler
+    for labeler, name in ((me, "Ada"), (someone, "Ada")):
+        _, _, _, item = queue(client, example, labeler)
+        while item:
+            record_id, _, item = client.predict(item, "mask", "with_mask", name, labeler, True, api_name="/label")
+            given[record_id] = labeler
     with pytest.raises(AppError, match="Tick the box to confirm"):
         client.predict(me, False, api_name="/delete_contributions")
-    with pytest.raises(AppError, match="say whose contributions to delete"):
-        client.predict(" ", True, api_name="/delete_contributions")
     assert {r["id"] for r in records(app_settings.labels_dir)} >= set(given)  # nothing deleted yet
 
     message, count, confirmed = client.predict(me, True, api_name="/delete_contributions")
-    assert message == "Deleted 2 label(s) given in this browser."
+    assert message == "Deleted 2 label(s) given under this browser."
     assert (count, confirmed) == (0, False)
     left = {r["id"] for r in records(app_settings.labels_dir)}
-    for record_id, labeler in given.items():  # labels under the same name from another browser stay
+    for record_id, labeler in given.items():  # labels under the same name by another labeler stay
         assert (record_id in left) == (labeler != me)
         assert (app_settings.labels_dir / f"crops/{record_id}.png").is_file() == (labeler != me)
     rows = datasets.load_dataset("imagefolder", data_dir=str(app_settings.labels_dir), split="train")
     assert {row["id"] for row in rows} & set(given) == {r for r, labeler in given.items() if labeler != me}
 
     message, count, _ = client.predict(me, True, api_name="/delete_contributions")
-    assert (message, count) == ("Deleted 0 label(s) given in this browser.", 0)
+    assert (message, count) == ("Deleted 0 label(s) given under this browser.", 0)
 
 
 # --- one session's key actions, called as the buttons call them ------------------------------
@@ -135,64 +187,66 @@ def test_deleting_my_contributions_leaves_everyone_elses(client, example, app_se
 def tab(served):
     with gr.Blocks() as demo:
         tab = LabelingTab(served.services)
+        tab.browser_state()
         tab.build(demo)
     return tab
 
 
 @pytest.fixture()
-def session(served, tab) -> Session:
+def me() -> str:
+    return new_labeler_id()
+
+
+@pytest.fixture()
+def session(served, tab, me) -> Session:
     images = [str(EXAMPLES_DIR / "collage-two-faces.jpg")]
-    return tab.queue(images, None, "mask", progress=NO_PROGRESS)[0]
+    return tab.queue(images, None, "mask", me, None, None, progress=NO_PROGRESS)[0]
 
 
 def press(tab: LabelingTab, action: str, session: Session, me: str, name: str = "", consent: bool = True):
     """What a key does: the act event with the button of ``action`` as its target."""
     button = next(id_ for id_, a in tab.answer_buttons.items() if a == action)
-    crop = session.current.crop if session.current else None
     event = gr.EventData(SimpleNamespace(elem_id=button), None)
-    return tab.act(session, crop, session.task, name, "Ada", me, consent, 0, event)
+    return tab.act(session, session.task, name, "Ada", me, consent, 0, None, event)
 
 
-def test_keys_answer_skip_undo_and_accept(tab, session, served):
-    labels, me = served.services.labels, new_labeler_id()
-    assert [item.predictions["mask"].score for item in session.items] == sorted(
-        item.predictions["mask"].score for item in session.items
-    )
-    session, _, info, _, count = press(tab, "with_mask", session, me)
+def test_keys_answer_skip_undo_and_accept(tab, session, served, me):
+    labels, queues = served.services.labels, served.services.queues
+    scores = [queues.item(me, i, "mask").predictions["mask"].score for i in session.items]
+    assert scores == sorted(scores)
+    session, _, info, _, _, count = press(tab, "with_mask", session, me)
     assert (session.position, count) == (1, 1) and info.startswith("Face 2 of 2")
     (record,) = [r for r in labels.records() if r["labeler_id"] == me]
     assert record["label"] == "with_mask" and record["predicted_label"] in ("with_mask", "without_mask")
-    session, crop, info, _, count = press(tab, "undo", session, me)
+    session, crop, info, _, item, count = press(tab, "undo", session, me)
     assert (session.position, count) == (0, 0) and crop is not None and labels.count(me) == 0
+    assert item == session.items[0]
     session, *_ = press(tab, "skip", session, me)
-    session, crop, info, _, count = press(tab, "accept", session, me)
-    assert count == 1 and crop is None and info.startswith("**Queue done**: 1 labelled, 1 skipped")
+    session, crop, info, _, item, count = press(tab, "accept", session, me)
+    assert count == 1 and crop is None and item == "" and info.startswith("**Queue done**: 1 labelled, 1 skipped")
     (record,) = [r for r in labels.records() if r["labeler_id"] == me]
     assert record["label"] == record["predicted_label"]  # Enter accepted the model's answer
 
 
-def test_deleting_my_contributions_leaves_nothing_to_undo(tab, session, served):
-    me = new_labeler_id()
+def test_deleting_my_contributions_leaves_nothing_to_undo(tab, session, served, me):
     session, *_ = press(tab, "with_mask", session, me)
     assert session.history and served.services.labels.count(me) == 1
     with pytest.raises(gr.Error, match="Tick the box"):
-        tab.delete(me, False, session)
+        tab.delete(me, False, session, None)
     assert served.services.labels.count(me) == 1
-    message, count, confirmed, session = tab.delete(me, True, session)
+    message, count, confirmed, session = tab.delete(me, True, session, None)
     assert message.startswith("Deleted 1 label(s)") and (count, confirmed, session.history) == (0, False, [])
     assert session.position == 1  # the queue goes on where it was
 
 
-def test_without_consent_a_key_stores_nothing(tab, session, served):
-    me = new_labeler_id()
+def test_without_consent_a_key_stores_nothing(tab, session, served, me):
     with pytest.raises(gr.Error, match="consent"):
         press(tab, "without_mask", session, me, consent=False)
     assert served.services.labels.count(me) == 0
 
 
-def test_identity_takes_the_typed_name(tab, served):
-    me = new_labeler_id()
-    session = tab.queue([str(EXAMPLES_DIR / "astronaut.jpg")], None, "identity", progress=NO_PROGRESS)[0]
+def test_identity_takes_the_typed_name(tab, served, me):
+    session = tab.queue([str(EXAMPLES_DIR / "astronaut.jpg")], None, "identity", me, None, None, NO_PROGRESS)[0]
     with pytest.raises(gr.Error, match="Type the person's name"):
         press(tab, "accept", session, me)
     session, *_ = press(tab, "accept", session, me, name="Eileen Collins")
@@ -200,6 +254,6 @@ def test_identity_takes_the_typed_name(tab, served):
     assert (record["task"], record["label"]) == ("identity", "Eileen Collins")
 
 
-def test_an_empty_queue_asks_for_photos(tab):
+def test_an_empty_queue_asks_for_photos(tab, me):
     with pytest.raises(gr.Error, match="No face to label"):
-        press(tab, "with_mask", Session(), new_labeler_id())
+        press(tab, "with_mask", Session(), me)

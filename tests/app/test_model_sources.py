@@ -19,10 +19,10 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.fixture()
-def hub_unreachable(monkeypatch, tmp_path, closed_port):
+def hub_unreachable(monkeypatch, tmp_path, unused_port):
     """The Hub at a closed port, and an empty Hub cache; returns the cache folder."""
     cache = tmp_path / "hub-cache"
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{unused_port}")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     return cache
@@ -85,8 +85,8 @@ def test_the_app_says_which_version_it_serves(hub_unreachable, configure, tmp_pa
         assert services.analyzer("gender", "hf://org/gender").models["gender"].spec.task == "gender"
         assert "; gender-mobilenetv2 (shipped; hf://org/gender could not be loaded: " in services.about()
         recognition = RecognitionTab(services)
-        assert recognition.people() == []
+        assert recognition.shown("shared", None) == []  # the page's list, read at load
         with pytest.raises(gr.Error, match="recognition is not available: no identity model"):
-            recognition.identify(np.zeros((64, 64, 3), np.uint8))
+            recognition.identify(np.zeros((64, 64, 3), np.uint8), "shared", None, None)
     finally:
         services.labels.close()

@@ -7,7 +7,6 @@ import pytest
 from maskface.app import Services, Settings
 from maskface.app.common import EXAMPLES_DIR
 from maskface.app.task_tab import TaskTab
-from maskface.image import load_image
 from maskface.store import shipped_models
 
 NEEDED = {"mask-mobilenetv2", "mask-cnn", "gender-mobilenetv2", "gender-cnn"}
@@ -21,15 +20,14 @@ def test_shipped_models_answer_the_example_photos(tmp_path):
     try:
         assert list(services.models["mask"]) == ["mask-mobilenetv2", "mask-cnn"]
         assert "- mask: mask-mobilenetv2 (shipped); mask-cnn (loaded on first use)" in services.about()
-        masked = load_image(EXAMPLES_DIR / "astronaut-masked-simulated.jpg")
-        bare = load_image(EXAMPLES_DIR / "astronaut.jpg")
+        masked, bare = str(EXAMPLES_DIR / "astronaut-masked-simulated.jpg"), str(EXAMPLES_DIR / "astronaut.jpg")
         mask_tab, gender_tab = TaskTab(services, "mask"), TaskTab(services, "gender")
-        _, rows = mask_tab.photo(masked, "both")
+        _, rows = mask_tab.photo(masked, "both", None)
         assert [(row[0], row[2]) for row in rows] == [("MobileNetV2", "with_mask"), ("CNN from scratch", "with_mask")]
         assert "- mask: mask-mobilenetv2 (shipped); mask-cnn (shipped)" in services.about()
-        _, rows = mask_tab.photo(bare, "mask-mobilenetv2")
+        _, rows = mask_tab.photo(bare, "mask-mobilenetv2", None)
         assert [row[2] for row in rows] == ["without_mask"]
-        _, rows = gender_tab.photo(masked, "gender-mobilenetv2")
+        _, rows = gender_tab.photo(masked, "gender-mobilenetv2", None)
         assert [(row[2], row[4].split()[0]) for row in rows] == [("female", "with")]  # Eileen Collins, masked
     finally:
         services.labels.close()

@@ -1,4 +1,5 @@
-"""Fixtures for the reliability tests: a Hub that is down, a Hub that is back (a local mirror), a label writer.
+"""Fixtures for the reliability tests: a Hub that is down, a Hub that is back (a local mirror), a label writer,
+images full of faces.
 
 The ``--run-load`` flag of the load test is declared in ``tests/conftest.py``, so it works from the repo root too.
 """
@@ -6,7 +7,6 @@ The ``--run-load`` flag of the load test is declared in ``tests/conftest.py``, s
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import types
@@ -19,22 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("label_writer.py")
 
 
-def free_port() -> int:
-    """A local port nothing listens on (right after this call)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
-def unused_port() -> int:
-    return free_port()
-
-
-@pytest.fixture()
-def offline_api() -> HfApi:
+def offline_api(unused_port) -> HfApi:
     """A real ``HfApi`` whose endpoint is a closed local port: every Hub call fails as in an outage."""
-    return HfApi(endpoint=f"http://127.0.0.1:{free_port()}", token="hf_test")
+    return HfApi(endpoint=f"http://127.0.0.1:{unused_port}", token="hf_test")
 
 
 class MirrorHub:
@@ -110,3 +98,34 @@ def start_writer():
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+@pytest.fixture(scope="session")
+def face_grid(tmp_path_factory):
+    """``face_grid(side)``: a JPEG of side x side real faces (the example photos' two faces, 128 px each, tiled)."""
+    from PIL import Image
+
+    from maskface.app.common import EXAMPLES_DIR
+    from maskface.detect import make_detector
+    from maskface.image import load_image
+
+    folder = tmp_path_factory.mktemp("face-grids")
+    detector = make_detector("auto")
+    faces = []
+    for name in ("astronaut.jpg", "grace_hopper.jpg"):
+        pixels = load_image(EXAMPLES_DIR / name)
+        x, y, w, h = detector.detect(pixels)[0].box
+        half, cx, cy = max(w, h) * 0.8, x + w / 2, y + h / 2
+        box = (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
+        faces.append(Image.fromarray(pixels).crop(box).resize((128, 128)))
+
+    def grid(side: int) -> Path:
+        path = folder / f"grid-{side}.jpg"
+        if not path.exists():
+            image = Image.new("RGB", (128 * side, 128 * side), (128, 128, 128))
+            for i in range(side * side):
+                image.paste(faces[i % 2], ((i % side) * 128, (i // side) * 128))
+            image.save(path, quality=90)
+        return path
+
+    return grid

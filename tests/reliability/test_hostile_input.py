@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from maskface import cli
-from maskface.analyzer import Analyzer
+from maskface.analyzer import Analyzer, ImageResult
 from maskface.face import Face
 from maskface.image import ImageError
 
@@ -129,8 +129,8 @@ def analyzer(tiny_mask_model) -> Analyzer:
     return Analyzer(models={"mask": str(tiny_mask_model)})
 
 
-def check_faces(faces: list, assume_face: bool) -> None:
-    assert isinstance(faces, list) and (len(faces) == 1 or not assume_face)
+def check_faces(faces: ImageResult, assume_face: bool) -> None:
+    assert isinstance(faces, ImageResult) and (len(faces) == 1 or not assume_face)
     for face in faces:
         assert isinstance(face, Face) and np.isfinite(face.box).all()
         assert face["mask"].label in ("with_mask", "without_mask") and 0.0 <= face["mask"].score <= 1.0

@@ -210,3 +210,23 @@ def test_status_of_an_empty_store(open_store, offline_api, hub_mirror, monkeypat
     store.sync.push_now()
     assert store.sync_status().startswith(f"synced to {REPO} at ")
     assert hub_mirror.downloads == 1 and hub_mirror.commits == []  # pulled, and nothing to push
+
+
+def test_stopping_the_app_pushes_the_pending_labels_first(tmp_path, offline_api, hub_mirror, monkeypatch, manual_sync):
+    """SIGTERM (a Space stopping) closes the store with a flush: labels given since the last push reach the repo."""
+    hub_mirror.bring_back(offline_api, monkeypatch)
+    manual_sync()  # no background push: only the flush can send them
+    store = LabelStore(tmp_path / "labels", sync=HubSync(REPO, api=offline_api, every_minutes=60))
+    ids = [store.add(crop(i), "mask", "with_mask", labeler_id=new_labeler_id(), consent=True) for i in range(2)]
+    store.close(flush_seconds=30)
+    assert hub_mirror.files() == {METADATA, *(f"crops/{i}.png" for i in ids)}
+
+
+def test_stopping_during_an_outage_keeps_the_labels_pending_and_does_not_hang(tmp_path, offline_api, manual_sync):
+    manual_sync()
+    store = LabelStore(tmp_path / "labels", sync=HubSync(REPO, api=offline_api))
+    store.add(crop(1), "mask", "with_mask", labeler_id=new_labeler_id(), consent=True)
+    started = time.monotonic()
+    store.close(flush_seconds=5)
+    assert time.monotonic() - started < 6
+    assert store.sync_status().startswith("1 label waiting to sync")  # pushed after the next start

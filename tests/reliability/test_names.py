@@ -71,5 +71,5 @@ def test_hostile_names_load_verbatim_with_datasets(stored, tmp_path):
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_names_can_be_drawn(name):
     face = Face(box=(10, 20, 60, 60), score=0.9, results={"identity": Prediction(name, 0.8)})
-    image = annotate(np.zeros((120, 100, 3), np.uint8), [face], "identity")
-    assert image.size == (100, 120)
+    image = annotate(np.zeros((120, 100, 3), np.uint8), [face], "identity", legend=False)
+    assert image.size == (400, 480)  # enlarged 4x for legible labels

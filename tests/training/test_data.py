@@ -124,7 +124,10 @@ def test_a_crop_labelled_twice_counts_once_with_the_majority_label_and_ties_are_
     ])
     rows, summary = data_lib.select_labels(table, TASKS["mask"])
     assert list(zip(rows["crop_sha256"], rows["label"])) == [("a", "with_mask"), ("c", "without_mask")]
-    assert summary == {"rows": 7, "used": 2, "skipped": {"conflicting": 2, "duplicate": 3}}
+    assert summary == {
+        "rows": 7, "used": 2, "labelers_per_face": 2, "aggregation": "majority",
+        "skipped": {"conflicting": 2, "duplicate": 3},
+    }
 
 
 def test_held_out_part_is_stratified_and_depends_on_the_crops_not_their_order():
