@@ -271,5 +271,6 @@ def _match_only(face: Face) -> Face:
     The match's name and similarity, or ``unknown`` without a similarity; never the other candidates.
     """
     found = face["identity"]
-    shown = Prediction(found.label, found.score) if found.label != UNKNOWN else Prediction(UNKNOWN, 0.0)
+    score = found.score if found.label != UNKNOWN else 0.0
+    shown = Prediction(found.label, score, threshold=found.threshold)
     return replace(face, results={**face.results, "identity": shown})
