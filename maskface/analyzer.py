@@ -19,7 +19,7 @@ the caller opens and owns (enrolment: :func:`maskface.enrolment.enroll`).
 >>> import tempfile
 >>> from maskface.enrolment import enroll
 >>> from maskface.gallery import Gallery
->>> analyzer = Analyzer({"mask": "mask-mobilenetv2", "identity": "identity-mobilenetv2"})
+>>> analyzer = Analyzer({"mask": "mask-mobilenetv2", "identity": "identity-dlib-resnet"})
 >>> gallery = Gallery.for_model(tempfile.mkdtemp(), analyzer.embedder)
 >>> _ = enroll(analyzer, gallery, "Grace Hopper", ["examples/grace_hopper.jpg"])
 >>> [face["identity"].label for face in analyzer.analyze("examples/grace_hopper-masked-simulated.jpg", gallery=gallery)]
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS: dict[str, str] = {"mask": "mask-mobilenetv2", "gender": "gender-mobilenetv2"}
-DEFAULT_IDENTITY_MODEL = "identity-mobilenetv2"
+DEFAULT_IDENTITY_MODEL = "identity-dlib-resnet"
 
 
 @dataclass(eq=False)

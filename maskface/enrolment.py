@@ -7,7 +7,7 @@ opened and owns): the analyzer never opens or writes a gallery.
 >>> import tempfile
 >>> from maskface import Analyzer
 >>> from maskface.gallery import Gallery
->>> analyzer = Analyzer({"identity": "identity-mobilenetv2"})
+>>> analyzer = Analyzer({"identity": "identity-dlib-resnet"})
 >>> gallery = Gallery.for_model(tempfile.mkdtemp(), analyzer.embedder)
 >>> person = enroll(analyzer, gallery, "Grace Hopper", ["examples/grace_hopper.jpg"])
 >>> gallery.people()[0]["name"], gallery.people()[0]["embeddings"]

@@ -114,9 +114,14 @@ class ModelEmbedder:
     the network of its kind: the masked one learnt to put a masked face where
     the bare network puts the same face bare. A model of one network embeds
     every face with it.
+
+    Each face is embedded as the mean of its crop's and its mirror image's
+    embeddings (``mirror``, one batch through the network): on ID-M that lifted
+    the shipped two-network model's masked rank-1 from 85.9% to 88.0% and bare
+    from 97.7% to 98.6% (README, "Recognition"), for twice the network time.
     """
 
-    def __init__(self, stored: StoredModel, batch_size: int = 64) -> None:
+    def __init__(self, stored: StoredModel, batch_size: int = 64, mirror: bool = True) -> None:
         if stored.spec.task != "identity":
             raise ValueError(f"model {stored.source!r} is a {stored.spec.task} model, not an identity model")
         self.stored = stored
@@ -126,9 +131,7 @@ class ModelEmbedder:
         names = {layer.name for layer in stored.model.layers}
         pair = {kind: stored.model.get_layer(kind) for kind in KINDS} if set(KINDS) <= names else {}
         self.networks = pair or {kind: stored.model for kind in KINDS}
-        # Averaging each crop with its mirror image lifted the box-cropped MobileNetV2's masked rank-1
-        # by 4 points; the aligned two-network model gains nothing from it (README) and runs once.
-        self.mirror = not pair
+        self.mirror = mirror
 
     @property
     def thresholds(self) -> dict[str, float] | None:
@@ -157,7 +160,8 @@ class ModelEmbedder:
         predict = predictor_for(network)
         if not self.mirror:
             return normalise(predict(batch))
-        return normalise(normalise(predict(batch)) + normalise(predict(batch[:, :, ::-1])))
+        both = predict(np.concatenate([batch, batch[:, :, ::-1]]))
+        return normalise(normalise(both[: len(batch)]) + normalise(both[len(batch) :]))
 
 
 @dataclass

@@ -98,12 +98,12 @@ def test_train_task_identity_distils_a_model_the_gallery_can_use(shared_data, tm
 
 
 def test_a_tiny_dlib_resnet_fine_tune_keeps_the_teacher_for_bare_faces(shared_data, tmp_path, monkeypatch):
-    from maskface.architectures import build_dlib_resnet
     from maskface.gallery import ModelEmbedder
     from maskface.store import load_model
+    from training.architectures import build_dlib_resnet
 
     people = sorted((shared_data / "lfw" / "images").iterdir())[:6]
-    monkeypatch.setattr(D, "training_images", lambda: [str(sorted(p.iterdir())[0].resolve()) for p in people])
+    monkeypatch.setattr(D, "training_images", lambda *_: [str(sorted(p.iterdir())[0].resolve()) for p in people])
     teacher = build_dlib_resnet()
     teacher.save_weights(str(tmp_path / "teacher.weights.h5"))
     out = D.distill(
@@ -115,8 +115,8 @@ def test_a_tiny_dlib_resnet_fine_tune_keeps_the_teacher_for_bare_faces(shared_da
     stored = load_model(out)
     assert stored.spec.arch == "dlib-resnet" and stored.spec.crop.keypoints is not None
     assert stored.spec.training["embedding_id"].startswith("dlib-resnet-pair-")
-    embedder = ModelEmbedder(stored)
-    assert set(embedder.networks) == {"bare", "masked"} and not embedder.mirror
+    embedder = ModelEmbedder(stored, mirror=False)
+    assert set(embedder.networks) == {"bare", "masked"}
     crops = np.random.default_rng(0).integers(0, 256, (2, 150, 150, 3), dtype=np.uint8)
     # the bare network is the teacher, its descriptors moved by the training faces' mean
     centred = stored.model.get_layer("bare").get_layer("head").get_layer("projection").get_weights()[1]
