@@ -1,6 +1,6 @@
 """``python -m bench`` (``make bench``): accuracy, speed, cold start and memory of the shipped models, in one report.
 
-Writes ``bench/results/{accuracy,gender,speed,memory}.json`` and renders
+Writes ``bench/results/{accuracy,gender,identity,speed,memory}.json`` and renders
 ``BENCHMARKS.md`` from every results file present, so a partial run
 (``--only speed``) refreshes its own section and keeps the others.
 
@@ -8,8 +8,8 @@ Writes ``bench/results/{accuracy,gender,speed,memory}.json`` and renders
     python -m bench --only speed --quick  # a smoke run of one part
 
 Each measurement also runs alone, with its own options and JSON output
-(``python -m bench NAME --help``): the parts ``accuracy``, ``gender``, ``speed``
-and ``memory``, and ``detection``, ``mask-accuracy``, ``masksim-check``,
+(``python -m bench NAME --help``): the parts ``accuracy``, ``gender``, ``identity``,
+``speed`` and ``memory``, and ``detection``, ``mask-accuracy``, ``masksim-check``,
 ``contact-sheet``. (``bench/dlib_baseline.py`` needs dlib: a script for its own
 environment.)
 """
@@ -44,6 +44,10 @@ def _run_part(part: str, quick: bool, data: Path) -> dict:
         from . import gender
 
         return gender.run(quick, data)
+    if part == "identity":
+        from . import identity
+
+        return identity.run(quick, data)
     if part == "speed":
         from . import speed
 
@@ -57,6 +61,7 @@ def _run_part(part: str, quick: bool, data: Path) -> dict:
 MEASUREMENTS = {
     "accuracy": "accuracy",
     "gender": "gender",
+    "identity": "identity",
     "speed": "speed",
     "memory": "memory",
     "detection": "detection",

@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     people = sorted({item["person"] for item in gallery})
     index = {person: k for k, person in enumerate(people)}
     owners = np.array([index[item["person"]] for item in gallery])
+    # ID-M-1: each person enrolled from their first photo only (the manifest lists each person's photos in order)
+    first = np.array([item["person"] not in {g["person"] for g in gallery[:i]} for i, item in enumerate(gallery)])
     truth = np.array([index[item["person"]] for item in probes])
 
     faces = DlibFaces(manifest["fallback_side"])
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "gallery_images": len(gallery),
         "probe_images": len(probes),
         "rule": args.rule,
+        "one_photo": {"protocol": "ID-M-1", "gallery_images": int(first.sum())},
     }
     fallbacks = {"gallery": len(faces.fallbacks)}
     conditions = {
@@ -118,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         fallbacks[condition] = len(faces.fallbacks) - before
         scores = matching.person_scores(descriptors, enrolled, owners, len(people), args.rule)
         report[condition] = matching.idm_figures(scores, truth)
+        one = matching.person_scores(descriptors, enrolled[first], owners[first], len(people), args.rule)
+        report["one_photo"][condition] = matching.idm_figures(one, truth)
     report["detector_fallbacks"] = fallbacks
     report["unknown_threshold"] = report["masked"]["threshold_at_far_1.0%"]
     text = json.dumps(report, indent=2)

@@ -93,18 +93,20 @@ def test_photos(analyzer, n_faces: int, count: int, sources: FaceSources) -> lis
     return found
 
 
-def make_analyzer(gallery_dir: Path | None, data: Path):
-    """The analyzer and its gallery: with the identity model and a gallery of LFW people when one is shipped,
-    else the default analyzer and no gallery."""
+def make_analyzer(gallery_dir: Path | None, data: Path, identity: str | None = None):
+    """The analyzer and its gallery: with the identity model (``identity``, default the shipped one) and a
+    gallery of LFW people when there is one, else the default analyzer and no gallery."""
     from maskface import Analyzer
     from maskface.analyzer import DEFAULT_IDENTITY_MODEL, DEFAULT_MODELS
     from maskface.enrolment import enroll
     from maskface.gallery import Gallery
     from maskface.store import shipped_models
 
-    if gallery_dir is None or DEFAULT_IDENTITY_MODEL not in shipped_models():
+    if identity is None and DEFAULT_IDENTITY_MODEL in shipped_models():
+        identity = DEFAULT_IDENTITY_MODEL
+    if gallery_dir is None or identity is None:
         return Analyzer(), None
-    analyzer = Analyzer({**DEFAULT_MODELS, "identity": DEFAULT_IDENTITY_MODEL})
+    analyzer = Analyzer({**DEFAULT_MODELS, "identity": identity})
     gallery = Gallery.for_model(gallery_dir, analyzer.embedder)
     people: dict[str, list[Path]] = {}
     for path in sorted((data / "lfw" / "images").glob("*/*_0001.jpg")):
@@ -122,6 +124,7 @@ def make_analyzer(gallery_dir: Path | None, data: Path):
 def stage_ms(analyzer, gallery, encoded: list[bytes], repeats: int) -> dict[str, float]:
     """Median milliseconds of each stage of ``analyzer.analyze``, stages taking turns on every photo."""
     from maskface.crops import crop_faces
+    from maskface.face import wears_mask
     from maskface.image import load_image
     from maskface.inference import predictor_for
 
@@ -138,11 +141,14 @@ def stage_ms(analyzer, gallery, encoded: list[bytes], repeats: int) -> dict[str,
         stages[f"model {task}"] = lambda i, run=run, crops=crops: run(crops[i])
     if gallery is not None:
         spec = analyzer.embedder.crop
-        crops = [crop_faces(p, b, spec) for p, b in zip(pixels, boxes)]
-        embeddings = [analyzer.embedder.embed(c) for c in crops]
-        stages["crop identity"] = lambda i: crop_faces(pixels[i], boxes[i], spec)
-        stages["model identity"] = lambda i: analyzer.embedder.embed(crops[i])
-        stages["match identity"] = lambda i: gallery.identify(embeddings[i])
+        faces = [analyzer.analyze(data) for data in encoded]
+        keypoints = [[face.keypoints for face in found] for found in faces]
+        masked = [wears_mask(found) for found in faces]
+        crops = [crop_faces(p, b, spec, k) for p, b, k in zip(pixels, boxes, keypoints)]
+        embeddings = [analyzer.embedder.embed(c, m) for c, m in zip(crops, masked)]
+        stages["crop identity"] = lambda i: crop_faces(pixels[i], boxes[i], spec, keypoints[i])
+        stages["model identity"] = lambda i: analyzer.embedder.embed(crops[i], masked[i])
+        stages["match identity"] = lambda i: gallery.identify(embeddings[i], masked=masked[i])
     return interleaved(stages, len(encoded), repeats)
 
 
@@ -152,22 +158,28 @@ def backends(analyzer, photo: np.ndarray, repeats: int) -> dict[str, dict]:
     from maskface.crops import crop_faces
     from maskface.inference import Predictor, predictor_for
 
-    boxes = [face.box for face in analyzer.find_faces(photo)]
-    stored_models = dict(analyzer.models)
+    faces = analyzer.find_faces(photo)
+    boxes, keypoints = [face.box for face in faces], [face.keypoints for face in faces]
+    # (task, source, network, crop): each classifier, and each network of the identity model
+    runs = [(task, stored.source, stored.model, stored.spec.crop) for task, stored in analyzer.models.items()]
     if analyzer.embedder is not None:
-        stored_models["identity"] = analyzer.embedder.stored
+        embedder = analyzer.embedder
+        networks = {"": embedder.networks["bare"]} if embedder.networks["bare"] is embedder.networks["masked"] else {
+            f" ({kind})": network for kind, network in embedder.networks.items()
+        }
+        runs += [(f"identity{kind}", embedder.stored.source, net, embedder.crop) for kind, net in networks.items()]
     results: dict[str, dict] = {}
-    for task, stored in stored_models.items():
-        graph = Predictor(stored.model, convert=False)
-        fast = predictor_for(stored.model)
+    for task, source, model, spec in runs:
+        graph = Predictor(model, convert=False)
+        fast = predictor_for(model)
         fast.wait()  # the identity model's conversion may start only here
-        row: dict = {"model": stored.source, "tflite": fast.backend == "tflite"}
+        row: dict = {"model": source, "tflite": fast.backend == "tflite"}
         for n in sorted({1, len(boxes)}):
-            crops = crop_faces(photo, boxes[:n], stored.spec.crop).astype(np.float32)
-            reference = np.asarray(stored.model(crops, training=False))
+            crops = crop_faces(photo, boxes[:n], spec, keypoints[:n]).astype(np.float32)
+            reference = np.asarray(model(crops, training=False))
             graph(crops)  # trace once, untimed
             row[faces_label(n)] = {
-                "eager_ms": round(median_ms(lambda m=stored.model, c=crops: m(c, training=False), repeats), 2),
+                "eager_ms": round(median_ms(lambda m=model, c=crops: m(c, training=False), repeats), 2),
                 "tf_function_ms": round(median_ms(lambda g=graph, c=crops: g(c), repeats), 2),
                 "tflite_ms": round(median_ms(lambda f=fast, c=crops: f(c), repeats), 2),
                 "max_abs_diff_tf_function": float(np.abs(graph(crops) - reference).max()),
@@ -192,8 +204,13 @@ def throughput(analyzer, gallery, folder: Path, n: int, sources: FaceSources) ->
     }
 
 
-def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
-    """Every speed figure of this module, as one JSON-ready dict."""
+def run(quick: bool = False, data: Path = DEFAULT_DATA, reference_identity: str | None = None) -> dict:
+    """Every speed figure of this module, as one JSON-ready dict.
+
+    ``reference_identity``, another identity model (e.g. the one shipped before
+    a change), adds the full analysis with it, timed in turn with the others on
+    the same photos: how much a new identity model costs.
+    """
     from maskface.config import settings
     from maskface.detect import make_detector
     from maskface.inference import wait_for_conversions
@@ -204,21 +221,32 @@ def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
     with tempfile.TemporaryDirectory(prefix="maskface-bench-") as tmp:
         analyzer, gallery = make_analyzer(Path(tmp) / "gallery", data)
         identity = analyzer.embedder.stored.source if analyzer.embedder else None
+        reference, reference_gallery = (
+            make_analyzer(Path(tmp) / "reference-gallery", data, reference_identity) if reference_identity else (None, None)
+        )
         photos = {n: test_photos(analyzer, n, photos_per_layout, sources) for n in FACE_COUNTS}
         encoded = {n: [jpeg(p) for p in photos[n]] for n in FACE_COUNTS}
         mtcnn = make_detector("mtcnn-default")
+        timed = {"full_analysis_ms": (analyzer, gallery)}
+        if reference is not None:
+            timed["full_analysis_reference_identity_ms"] = (reference, reference_gallery)
         for n in FACE_COUNTS:  # warm-up: load, trace, start the conversions, then wait for them
-            analyzer.analyze(encoded[n][0], gallery=gallery)
+            for one, its_gallery in timed.values():
+                one.analyze(encoded[n][0], gallery=its_gallery)
             mtcnn.detect(photos[n][0])
         wait_for_conversions()
         for n in FACE_COUNTS:
-            analyzer.analyze(encoded[n][0], gallery=gallery)
+            for one, its_gallery in timed.values():
+                one.analyze(encoded[n][0], gallery=its_gallery)
 
         latency = {}
         for n in FACE_COUNTS:
             medians = interleaved(
                 {
-                    "full_analysis_ms": lambda i, jpegs=encoded[n]: analyzer.analyze(jpegs[i], gallery=gallery),
+                    **{
+                        name: lambda i, jpegs=encoded[n], one=one, g=g: one.analyze(jpegs[i], gallery=g)
+                        for name, (one, g) in timed.items()
+                    },
                     "detector_ms": lambda i, arrays=photos[n]: analyzer.detector.detect(arrays[i]),
                     "mtcnn_default_ms": lambda i, arrays=photos[n]: mtcnn.detect(arrays[i]),
                 },
@@ -240,6 +268,7 @@ def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
             "settings": {"quick": quick, "repeats": repeats, "photos_per_layout": photos_per_layout, "folder": folder_size},
             "tasks": list(analyzer.models) + (["identity"] if identity else []),
             "identity_model": identity,
+            "reference_identity_model": reference_identity,
             "detector": analyzer.detector.name,
             "tflite": settings().tflite,
             "latency": latency,
@@ -254,4 +283,7 @@ def run(quick: bool = False, data: Path = DEFAULT_DATA) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from .report import part_main
 
-    return part_main(__doc__, run, DEFAULT_OUT, DEFAULT_DATA, "fewer repeats and photos (a smoke run)", argv)
+    return part_main(
+        __doc__, run, DEFAULT_OUT, DEFAULT_DATA, "fewer repeats and photos (a smoke run)", argv,
+        options={"reference_identity": "another identity model to time the full analysis with, in the same run"},
+    )

@@ -19,7 +19,7 @@ the caller opens and owns (enrolment: :func:`maskface.enrolment.enroll`).
 >>> import tempfile
 >>> from maskface.enrolment import enroll
 >>> from maskface.gallery import Gallery
->>> analyzer = Analyzer({"mask": "mask-mobilenetv2", "identity": "identity-mobilenetv2"})
+>>> analyzer = Analyzer({"mask": "mask-mobilenetv2", "identity": "identity-dlib-resnet"})
 >>> gallery = Gallery.for_model(tempfile.mkdtemp(), analyzer.embedder)
 >>> _ = enroll(analyzer, gallery, "Grace Hopper", ["examples/grace_hopper.jpg"])
 >>> [face["identity"].label for face in analyzer.analyze("examples/grace_hopper-masked-simulated.jpg", gallery=gallery)]
@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
@@ -42,7 +42,7 @@ from .calibration import apply_temperature
 from .crops import CropSpec, crop_faces, whole_image_box
 from .detect import Detector, make_detector
 from .draw import annotate
-from .face import Face, Prediction
+from .face import Face, Prediction, wears_mask
 from .gallery import ModelEmbedder
 from .image import ImageError, ImageSource, load_image
 from .inference import predictor_for
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS: dict[str, str] = {"mask": "mask-mobilenetv2", "gender": "gender-mobilenetv2"}
-DEFAULT_IDENTITY_MODEL = "identity-mobilenetv2"
+DEFAULT_IDENTITY_MODEL = "identity-dlib-resnet"
 
 
 @dataclass(eq=False)
@@ -147,11 +147,12 @@ class Analyzer:
             for face, prediction in zip(faces, self.classify(stored, pixels, faces, assume_face)):
                 face.results[task] = prediction
         if self.embedder is not None and faces:
-            embeddings = self.embed(pixels, faces, assume_face)
+            masked = wears_mask(faces)
+            embeddings = self.embed(pixels, faces, assume_face, masked)
             for face, embedding in zip(faces, embeddings):
                 face.embedding = embedding
             if gallery is not None:
-                for face, prediction in zip(faces, gallery.identify(embeddings)):
+                for face, prediction in zip(faces, gallery.identify(embeddings, masked=masked)):
                     face.results["identity"] = prediction
         return ImageResult(_name(image), faces, pixels)
 
@@ -175,12 +176,16 @@ class Analyzer:
         labels = stored.spec.labels
         return [Prediction(labels[i], float(p[i])) for p, i in zip(probs, probs.argmax(axis=1))]
 
-    def embed(self, pixels: np.ndarray, faces: list[Face], assume_face: bool = False) -> np.ndarray:
-        """Identity embeddings (N, D) of ``faces``, one batch."""
+    def embed(
+        self, pixels: np.ndarray, faces: list[Face], assume_face: bool = False, masked: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Identity embeddings (N, D) of ``faces``, one batch; ``masked`` (N,) picks the network of a
+        two-network identity model for each face (default: the bare one)."""
         if self.embedder is None:
             raise ValueError("this analyzer has no identity model: give one, Analyzer({..., 'identity': SOURCE})")
-        crop = self.embedder.crop if not assume_face else CropSpec(self.embedder.crop.size, 1.0)
-        return self.embedder.embed(crop_faces(pixels, [face.box for face in faces], crop))
+        crop = self.embedder.crop if not assume_face else replace(self.embedder.crop, scale=1.0)
+        crops = crop_faces(pixels, [face.box for face in faces], crop, [face.keypoints for face in faces])
+        return self.embedder.embed(crops, masked)
 
     def _check_gallery(self, gallery: Gallery) -> None:
         if self.embedder is None:

@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{task}-model", help=f"{task} model: shipped name, model folder or hf://org/repo[@revision]")
     p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector setting (default: auto)")
     p.add_argument("--gallery", type=Path, help="also identify each face among the people enrolled in this gallery")
-    p.add_argument("--identity-model", help="identity model for --gallery (default: identity-mobilenetv2)")
+    p.add_argument("--identity-model", help="identity model for --gallery (default: identity-dlib-resnet)")
     p.add_argument("--save", type=Path, metavar="DIR", help="also write each image with its faces drawn into DIR")
 
     sub.add_parser("models", help="list the shipped models and their measured figures")
@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _gallery_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gallery", type=Path, required=True, help="the gallery folder (created when missing)")
-    p.add_argument("--identity-model", help="identity model (default: identity-mobilenetv2)")
+    p.add_argument("--identity-model", help="identity model (default: identity-dlib-resnet)")
     p.add_argument("--detector", choices=DETECTORS, default="auto", help="face detector setting (default: auto)")
 
 

@@ -136,7 +136,7 @@ class Settings:
     hub_mirror: Path | None = None
     mask_model: tuple[str, ...] = ("mask-mobilenetv2", "mask-cnn")
     gender_model: tuple[str, ...] = ("gender-mobilenetv2", "gender-cnn")
-    identity_model: str = "identity-mobilenetv2"
+    identity_model: str = "identity-dlib-resnet"
     gallery: Path | None = None
     user_galleries: Path | None = None
     unlabelled_dir: Path = Path("unlabelled")

@@ -7,7 +7,7 @@ opened and owns): the analyzer never opens or writes a gallery.
 >>> import tempfile
 >>> from maskface import Analyzer
 >>> from maskface.gallery import Gallery
->>> analyzer = Analyzer({"identity": "identity-mobilenetv2"})
+>>> analyzer = Analyzer({"identity": "identity-dlib-resnet"})
 >>> gallery = Gallery.for_model(tempfile.mkdtemp(), analyzer.embedder)
 >>> person = enroll(analyzer, gallery, "Grace Hopper", ["examples/grace_hopper.jpg"])
 >>> gallery.people()[0]["name"], gallery.people()[0]["embeddings"]
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .face import Face
+from .face import Face, wears_mask
 from .image import ImageSource, load_image
 from .masksim import simulate_mask
 
@@ -51,8 +51,9 @@ def enroll(
     """Enrol ``name`` into ``gallery`` from photos showing exactly one face each; returns the person's id.
 
     Each photo adds its face's embedding and those of ``masked_copies``
-    simulated-mask versions of it, so a person enrolled from bare photos is
-    also recognised masked. Nothing is stored unless every photo is usable: a
+    simulated-mask versions of it (embedded as masked faces; the photo itself
+    as the analyzer's mask model sees it), so a person enrolled from bare
+    photos is also recognised masked. Nothing is stored unless every photo is usable: a
     photo without a face or with several raises ``ValueError`` naming the photo.
     ``options`` go to :meth:`~maskface.gallery.Gallery.enroll` (``add_to_existing``, ``max_people``).
     """
@@ -67,7 +68,11 @@ def enroll(
         if len(faces) != 1:
             what = "no face" if not faces else f"{len(faces)} faces"
             raise ValueError(f"enrolment photo {number} shows {what}; use photos showing only {name!r}")
-        rows += [analyzer.embed(v, faces) for v in enrolment_versions(pixels, faces[0], number, masked_copies)]
+        if "mask" in analyzer.models:
+            faces[0].results["mask"] = analyzer.classify(analyzer.models["mask"], pixels, faces, False)[0]
+        masked = bool(wears_mask(faces)[0])
+        versions = enrolment_versions(pixels, faces[0], number, masked_copies)
+        rows += [analyzer.embed(v, faces, masked=np.array([masked or k > 0])) for k, v in enumerate(versions)]
     if not rows:
         raise ValueError("give at least one enrolment photo")
     return gallery.enroll(name, np.concatenate(rows), **options)

@@ -4,6 +4,9 @@ A saved model is a folder, the same locally and on the Hugging Face Hub:
 
 - ``config.json``, ``metadata.json``, ``model.weights.h5``: Keras 3's own
   unzipped format (what ``keras.saving.save_model(model, "hf://...")`` writes);
+  a model whose weights exceed :data:`MAX_WEIGHTS_FILE` has them in Keras's
+  sharded form instead (``model.weights.json`` and its ``.weights.h5`` shards),
+  so that no file is too large for a git repository or a Space;
 - ``maskface.json``: the :class:`ModelSpec`: task, labels, crop geometry and
   the figures the model was evaluated with, so nothing is guessed at load time;
 - ``README.md``: the model card (written by ``training.card``).
@@ -32,6 +35,10 @@ from .hub import HF_PREFIX
 log = logging.getLogger(__name__)
 
 SPEC_FILE = "maskface.json"
+WEIGHTS_FILE = "model.weights.h5"
+SHARDED_WEIGHTS_FILE = "model.weights.json"
+#: Largest weights file written (bytes): larger weights are sharded.
+MAX_WEIGHTS_FILE = 16 * 1024**2
 #: The models shipped with the package (package data; in a checkout, a link to the repo's ``models/``).
 PACKAGED_MODELS = Path(__file__).parent / "models"
 
@@ -94,7 +101,12 @@ def save_model(model: keras.Model, spec: ModelSpec, folder: str | os.PathLike) -
     clean.set_weights(model.get_weights())
     # Keras refuses to write over the assets/ folder of a model saved there before
     shutil.rmtree(folder / "assets", ignore_errors=True)
+    for old in [folder / SHARDED_WEIGHTS_FILE, *folder.glob("model_*.weights.h5")]:
+        old.unlink(missing_ok=True)
     keras.saving.save_model(clean, str(folder), zipped=False)
+    if (folder / WEIGHTS_FILE).stat().st_size > MAX_WEIGHTS_FILE:
+        (folder / WEIGHTS_FILE).unlink()
+        clean.save_weights(str(folder / SHARDED_WEIGHTS_FILE), max_shard_size=MAX_WEIGHTS_FILE / 1024**3)
     write_spec(spec, folder)
     return folder
 
@@ -140,7 +152,12 @@ def load_model(source: str | os.PathLike) -> StoredModel:
     """Load a model and its spec from a shipped name, a folder or ``hf://org/repo[@revision]``."""
     folder = resolve(source)
     spec = read_spec(folder)
-    model = keras.saving.load_model(str(folder), compile=False)
+    if (folder / SHARDED_WEIGHTS_FILE).is_file():
+        config = json.loads((folder / "config.json").read_text())
+        model = keras.saving.deserialize_keras_object(config)
+        model.load_weights(str(folder / SHARDED_WEIGHTS_FILE))
+    else:
+        model = keras.saving.load_model(str(folder), compile=False)
     log.info("loaded %s model %s from %s", spec.task, spec.arch, folder)
     return StoredModel(model=model, spec=spec, source=str(source))
 

@@ -146,7 +146,7 @@ def test_an_identity_model_gives_every_face_its_embedding(identifying):
 
 
 def test_enrolled_people_are_named_and_strangers_are_unknown(identifying, gallery):
-    gallery.threshold = 0.9
+    gallery.thresholds = {"bare": 0.9, "masked": 0.9}
     enroll(identifying, gallery, "Ada", [photo(1), photo(2)])
     enroll(identifying, gallery, "Grace", [photo(3)])
     (face,) = identifying.analyze(photo(1), gallery=gallery)
@@ -204,7 +204,7 @@ def test_a_new_gallery_takes_the_models_calibrated_threshold(tiny_identity_model
     folder = tmp_path / "calibrated"
     shutil.copytree(tiny_identity_model, folder)
     spec = read_spec(folder)
-    spec.metrics["ID-M"] = {"unknown_threshold": 0.42}
+    spec.metrics["ID-M"] = {"unknown_threshold bare": 0.42, "unknown_threshold masked": 0.37}
     write_spec(spec, folder)
     analyzer = Analyzer(models={"identity": str(folder)})
-    assert Gallery.for_model(tmp_path / "g", analyzer.embedder).threshold == pytest.approx(0.42)
+    assert Gallery.for_model(tmp_path / "g", analyzer.embedder).thresholds == pytest.approx({"bare": 0.42, "masked": 0.37})

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from maskface.face import Prediction
-from maskface.gallery import INDEX, LOCK, UNKNOWN, Gallery, GalleryError, NameTaken
+from maskface.gallery import DEFAULT_THRESHOLD, INDEX, LOCK, UNKNOWN, Gallery, GalleryError, NameTaken
 
 DIM = 16
 MODEL = "test-model"
@@ -44,7 +44,7 @@ def test_people_and_embeddings_survive_a_restart(tmp_path, rng):
         {"id": ada_id, "name": "Ada", "embeddings": 3},
         {"id": again.people()[1]["id"], "name": "Bob", "embeddings": 2},
     ]
-    assert again.threshold == 0.6
+    assert again.thresholds == {"bare": 0.6, "masked": 0.6}
     (result,) = again.identify(near(ada[0], rng))
     assert result.label == "Ada" and result.score > 0.9
 
@@ -130,8 +130,8 @@ def test_identify_answers_every_row(tmp_path, rng):
 def test_an_empty_gallery_knows_nobody(tmp_path, rng):
     gallery = Gallery.open(tmp_path, MODEL)
     assert gallery.people() == []
-    assert gallery.identify(unit(rng, 2)) == [Prediction(UNKNOWN, 0.0)] * 2
-    assert gallery.identify(unit(rng))[0].to_dict() == {"label": UNKNOWN, "score": 0.0}
+    assert gallery.identify(unit(rng, 2)) == [Prediction(UNKNOWN, 0.0, threshold=DEFAULT_THRESHOLD)] * 2
+    assert gallery.identify(unit(rng))[0].to_dict() == {"label": UNKNOWN, "score": 0.0, "threshold": DEFAULT_THRESHOLD}
 
 
 def test_candidates_appear_in_the_json_only_when_there_are_some():
@@ -251,3 +251,32 @@ def test_two_processes_enrolling_at_once_lose_nothing(tmp_path):
     names = {p["name"] for p in Gallery.open(tmp_path, MODEL).people()}
     assert names == {f"{prefix}-{i}" for prefix in "ab" for i in range(20)}
     assert own_files_only(tmp_path)
+
+
+def test_bare_and_masked_faces_are_held_to_their_own_threshold(tmp_path, rng):
+    gallery = Gallery.open(tmp_path, MODEL, threshold={"bare": 0.95, "masked": 0.5})
+    ada, other = unit(rng, 2)
+    other = other - (other @ ada) * ada
+    gallery.enroll("Ada", ada)
+    probe = 0.7 * ada + np.sqrt(1 - 0.7**2) * other / np.linalg.norm(other)  # similarity 0.7 to Ada
+    bare, masked = gallery.identify(np.stack([probe, probe]), masked=np.array([False, True]))
+    assert bare.score == masked.score == pytest.approx(0.7, abs=1e-5)
+    assert (bare.label, bare.threshold) == ("unknown", 0.95)
+    assert (masked.label, masked.threshold) == ("Ada", 0.5)
+    assert Gallery.open(tmp_path, MODEL).thresholds == {"bare": 0.95, "masked": 0.5}
+
+
+def test_a_gallery_of_the_first_format_keeps_its_one_threshold_for_every_face(tmp_path, rng):
+    gallery = Gallery.open(tmp_path, MODEL, threshold=0.7)
+    gallery.enroll("Ada", unit(rng))
+    index = json.loads((tmp_path / "gallery.json").read_text())
+    index["format"], index["threshold"] = 1, 0.7
+    del index["thresholds"]
+    (tmp_path / "gallery.json").write_text(json.dumps(index))
+    old = Gallery.open(tmp_path, MODEL)
+    assert old.thresholds == {"bare": 0.7, "masked": 0.7} and old.people()[0]["name"] == "Ada"
+
+
+def test_thresholds_must_name_both_kinds_of_face(tmp_path):
+    with pytest.raises(GalleryError, match="missing for masked"):
+        Gallery.open(tmp_path, MODEL, threshold={"bare": 0.5})

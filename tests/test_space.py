@@ -45,7 +45,7 @@ def test_hub_repos_come_from_the_variables():
     variables = {
         "MASKFACE_MASK_MODEL": "hf://org/mask@v2, mask-cnn",
         "MASKFACE_GENDER_MODEL": "hf://org/gender,hf://org/mask",
-        "MASKFACE_IDENTITY_MODEL": "identity-mobilenetv2",
+        "MASKFACE_IDENTITY_MODEL": "identity-dlib-resnet",
         "MASKFACE_LABELS_REPO": "org/labels",
     }
     assert hub_repos(variables) == (["org/mask", "org/gender"], ["org/labels"])

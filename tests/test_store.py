@@ -22,6 +22,24 @@ def test_saved_folder_is_keras_unzipped_format_without_optimizer(tiny_mask_model
     assert json.loads((tiny_mask_model / store.SPEC_FILE).read_text())["task"] == "mask"
 
 
+def test_large_weights_are_sharded_and_load_the_same(tiny_mask_model, tmp_path, monkeypatch):
+    first = load_model(tiny_mask_model)
+    sizes = [w.nbytes for w in first.model.get_weights()]
+    limit = max(sizes) + 1024  # a shard holds whole variables: the largest must fit
+    assert sum(sizes) > limit
+    monkeypatch.setattr(store, "MAX_WEIGHTS_FILE", limit)
+    folder = store.save_model(first.model, first.spec, tmp_path / "sharded")
+    assert not (folder / store.WEIGHTS_FILE).exists() and (folder / store.SHARDED_WEIGHTS_FILE).is_file()
+    shards = list(folder.glob("*.weights.h5"))
+    assert len(shards) > 1 and all(p.stat().st_size <= 1.1 * limit for p in shards)
+    x = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    again = load_model(folder)
+    np.testing.assert_allclose(np.asarray(first.model(x)), np.asarray(again.model(x)), atol=1e-6)
+    monkeypatch.setattr(store, "MAX_WEIGHTS_FILE", 10**9)  # saved again small: one file, no stale shards
+    store.save_model(first.model, first.spec, folder)
+    assert [p.name for p in folder.glob("*.weights.*")] == [store.WEIGHTS_FILE]
+
+
 def test_shipped_name_resolves_in_models_dir(tiny_mask_model, configure):
     configure(models_dir=tiny_mask_model.parent)
     assert resolve("tiny-mask") == tiny_mask_model

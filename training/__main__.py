@@ -1,11 +1,14 @@
 """``python -m training``: retrain, measure and publish the models; one entry point for every task.
 
     train        train a model for any task and save it with its spec; evaluate it, write its card, push it
-                 (``--task identity`` distils the embedding from dlib's descriptors, ``training/dlib_teacher.py``)
+                 (``--task identity`` distils the embedding from dlib's descriptors, ``training/dlib_teacher.py``,
+                 or, ``--arch dlib-resnet``, fine-tunes dlib's own network for masked faces)
     evaluate     a saved model's protocol figures (MASK, GENDER-M, ID-CLOSED, ID-M); ``--write`` stores them
     push         upload a model folder to a Hub repo, unless the repo's version is better
     idm          ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder
     export-idm   write the masked ID-M probes for tools outside this environment (``bench/dlib_baseline.py``)
+    convert-dlib dlib's face-recognition network as Keras weights (``training/dlib_convert.py``)
+    export-faces our detector's faces in LFW training photos, for ``training/dlib_template.py``
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from maskface.labelset import DEFAULT_ROOT
 from maskface.matching import DEFAULT_RULE, RULES
 from maskface.tasks import TRAINABLE
 
-from .architectures import ARCHITECTURES
+from .architectures import ARCHITECTURES, DLIB_RESNET
 from .augment import AUGMENTATIONS
 from .data import BALANCE_METHODS
 
@@ -48,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and save it with its spec; rerun the same command to resume")
     t.add_argument("--task", choices=(*TRAINABLE, IDENTITY), required=True)
-    t.add_argument("--arch", choices=ARCHITECTURES, help="required for classifiers; identity: mobilenetv2 or vgg16")
+    t.add_argument("--arch", choices=(*ARCHITECTURES, DLIB_RESNET),
+                   help="required for classifiers; identity: mobilenetv2, vgg16 or dlib-resnet")
     t.add_argument("--data", help="imagefolder directory or Hub dataset id (identity: the LFW folder, by default "
                    "../shared/data/lfw)")
     t.add_argument("--labels", help="the labeling tab's dataset (folder or Hub dataset id) to merge in")
@@ -103,12 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true", help="with --push-to: push even if the repo's version is better")
     d = t.add_argument_group("identity (distillation of dlib's descriptor of the bare face)")
     defaults = DistillConfig(teacher=[], out="")
-    d.add_argument("--teacher", nargs="+", help="the .npz parts written by training/dlib_teacher.py (required)")
+    d.add_argument("--teacher", nargs="+", help="the .npz parts written by training/dlib_teacher.py; dlib-resnet: "
+                   "dlib's dlib_face_recognition_resnet_model_v1.dat or its .weights.h5 (training.dlib_convert)")
     d.add_argument("--bare-faces", nargs="+", default=defaults.bare_faces, help="more folders of bare faces")
     for name in ("contrastive_weight", "temperature", "bare_fraction"):
         d.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
     d.add_argument("--masked-variants", type=int, default=defaults.masked_variants)
     d.add_argument("--init-weights", help="continue from these .weights.h5 (same architecture and input size)")
+    d.add_argument("--no-centre", dest="centre", action="store_false", help="do not centre the teacher's descriptors")
 
     e = sub.add_parser("evaluate", help="the model's protocol figures (accuracy, ROC AUC, confusion matrix) on a split")
     e.add_argument("--model", required=True, help="model folder, shipped name or hf://org/repo")
@@ -130,6 +136,16 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--scale", type=float, default=1.0, help="detector box enlargement of the crop")
     i.add_argument("--rule", choices=RULES, default=DEFAULT_RULE, help="how a person's score is made")
     i.add_argument("--out", type=Path, help="also write the JSON report here")
+
+    c = sub.add_parser("convert-dlib", help="dlib's face-recognition network as Keras weights (the dlib-resnet teacher)")
+    c.add_argument("--dat", type=Path, help="dlib_face_recognition_resnet_model_v1.dat (default: the "
+                   "face_recognition_models package's, when installed)")
+    c.add_argument("--out", type=Path, required=True, help="the .weights.h5 to write")
+
+    f = sub.add_parser("export-faces", help="our detector's faces in LFW training photos, for training/dlib_template.py")
+    f.add_argument("out", type=Path)
+    f.add_argument("--count", type=int, default=1500)
+    f.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="the LFW folder (default: ../shared/data/lfw)")
 
     x = sub.add_parser("export-idm", help="write the masked ID-M probes and a manifest to OUT_DIR")
     x.add_argument("out_dir", type=Path)
@@ -182,9 +198,10 @@ def _distill(args: argparse.Namespace) -> tuple[Path, str]:
     from .protocols import DEFAULT_LFW
 
     if not args.teacher:
-        raise SystemExit("--task identity needs --teacher: the .npz parts of training/dlib_teacher.py")
-    if args.arch not in ("mobilenetv2", "vgg16"):
-        raise SystemExit(f"the identity embedding is built on mobilenetv2 or vgg16, not {args.arch}")
+        raise SystemExit("--task identity needs --teacher: the .npz parts of training/dlib_teacher.py, or dlib's "
+                         "network for --arch dlib-resnet")
+    if args.arch not in ("mobilenetv2", "vgg16", DLIB_RESNET):
+        raise SystemExit(f"the identity embedding is built on mobilenetv2, vgg16 or dlib-resnet, not {args.arch}")
     lfw = args.data or str(DEFAULT_LFW)
     return distill(_config(DistillConfig, args, lfw=lfw)), lfw
 
@@ -216,12 +233,32 @@ def _idm(args: argparse.Namespace) -> int:
     from .protocols import FrozenBackboneEmbedder, evaluate_idm
 
     embedder = FrozenBackboneEmbedder(args.size, args.scale)
-    report = evaluate_idm(lambda crops: embedder.embed(np.stack(crops)), embedder.crop, args.lfw, rule=args.rule)
+    report = evaluate_idm(lambda crops, _: embedder.embed(np.stack(crops)), embedder.crop, args.lfw, rule=args.rule)
     report["model"] = embedder.model_id
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
     print(text)
+    return 0
+
+
+def _convert_dlib(args: argparse.Namespace) -> int:
+    from .dlib_convert import DAT_NAME, convert, default_dat
+
+    dat = args.dat or default_dat()
+    if dat is None:
+        raise SystemExit(f"give --dat: the path of {DAT_NAME} (pip install face-recognition-models has it)")
+    model = convert(dat)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(str(args.out))
+    log.info("wrote %s (%d parameters)", args.out, model.count_params())
+    return 0
+
+
+def _export_faces(args: argparse.Namespace) -> int:
+    from .dlib_convert import export_faces
+
+    export_faces(args.out, args.count, args.lfw)
     return 0
 
 
@@ -232,7 +269,15 @@ def _export_idm(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "push": _push, "idm": _idm, "export-idm": _export_idm}
+COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "push": _push,
+    "idm": _idm,
+    "export-idm": _export_idm,
+    "convert-dlib": _convert_dlib,
+    "export-faces": _export_faces,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

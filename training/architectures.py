@@ -17,6 +17,9 @@ the graph, so a saved model needs nothing but a crop of the right size.
   GENDER-R validation a linear head on this embedding beat one on the
   LFW-trained gender MobileNetV2's features by 15 points on masked faces
   (``python -m training.candidates screen``).
+- ``dlib-resnet``: dlib's face-recognition ResNet (29 conv layers, 150 px
+  aligned faces, 128-D), layer for layer, so ``training.dlib_convert`` can
+  load its published weights and ``training.distill`` can fine-tune them.
 
 Backbone weights are ``"imagenet"`` (Keras downloads them), a local
 ``.weights.h5`` path (for machines without network), or ``None``; for
@@ -30,11 +33,12 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from maskface.layers import CaffePreprocess
+from maskface.layers import CaffePreprocess, ZeroPadAdd
 
 ARCHITECTURES = ("cnn", "mobilenetv2", "vgg16", "mobilenetv2-face")
 DEFAULT_INPUT_SIZE = {"cnn": 120, "mobilenetv2": 160, "vgg16": 160, "mobilenetv2-face": 112}
-#: The identity model whose trunk ``mobilenetv2-face`` starts from.
+#: The identity model whose trunk ``mobilenetv2-face`` starts from: the MobileNetV2 student shipped until
+#: ``identity-dlib-resnet`` replaced it (no longer in ``models/``: give its folder, README "Gender").
 FACE_TRUNK = "identity-mobilenetv2"
 #: Its layers that ``mobilenetv2-face`` takes over (the rest is the new head).
 FACE_TRUNK_LAYERS = ("backbone", "projection")
@@ -206,3 +210,68 @@ def set_backbone_trainable(model: keras.Model, from_layer: str | None) -> None:
     for layer in backbone.layers:
         unfrozen = unfrozen or layer.name.startswith(from_layer)
         layer.trainable = unfrozen and not isinstance(layer, layers.BatchNormalization)
+
+
+DLIB_RESNET = "dlib-resnet"
+#: dlib's ResNet: (filters, residual blocks, first block halves the size) per level, input side outward.
+DLIB_RESNET_LEVELS = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))
+DLIB_RESNET_SIZE = 150
+#: dlib's ``input_rgb_image``: pixel minus this mean, divided by 256.
+DLIB_RGB_MEAN = (122.782, 117.001, 104.298)
+
+
+#: The levels of dlib's ResNet in its stem (the rest is its head): a student fine-tunes only the head,
+#: on stem features computed once (training.distill).
+DLIB_RESNET_STEM_LEVELS = 2
+
+
+def build_dlib_resnet(dim: int = 128, name: str = "dlib-resnet") -> keras.Model:
+    """dlib's face-recognition ResNet on 150 px aligned RGB faces in [0, 255], unit-length output.
+
+    Two nested models: ``stem`` (the input convolution and the first two
+    levels, 17x17x64 out) and ``head`` (the rest). Its affine (frozen
+    batch-norm) layers are folded into the convolutions, and the final
+    projection has a bias (dlib's has none), which holds the centring of the
+    descriptors when a model is trained with centred targets. Convolutions
+    that halve the size are unpadded, like dlib's.
+    """
+    size = DLIB_RESNET_SIZE
+    inputs = keras.Input((size, size, 3), name="pixels")
+    mean = [-m / 256 for m in DLIB_RGB_MEAN]
+    x = layers.Rescaling(1 / 256, offset=mean)(inputs)
+    x = layers.Conv2D(32, 7, strides=2, padding="valid", name="conv0")(x)
+    x = layers.MaxPooling2D(3, 2, padding="valid")(layers.ReLU()(x))
+    x = _dlib_levels(x, DLIB_RESNET_LEVELS[:DLIB_RESNET_STEM_LEVELS], first=0)
+    stem = keras.Model(inputs, x, name="stem")
+    features = keras.Input(stem.output_shape[1:], name="features")
+    x = _dlib_levels(features, DLIB_RESNET_LEVELS[DLIB_RESNET_STEM_LEVELS:], first=DLIB_RESNET_STEM_LEVELS)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(dim, name="projection")(x)
+    head = keras.Model(features, layers.UnitNormalization(name="embedding")(x), name="head")
+    return keras.Model(inputs, head(stem(inputs)), name=name)
+
+
+def _dlib_levels(x, levels, first: int):
+    """dlib's residual blocks: conv, ReLU, conv, plus the input (average-pooled when the block halves the size)."""
+    for level, (filters, blocks, halves) in enumerate(levels, start=first):
+        for block in range(blocks):
+            stride = 2 if halves and block == 0 else 1
+            prefix = f"level{len(DLIB_RESNET_LEVELS) - 1 - level}_block{block}"
+            y = layers.Conv2D(
+                filters, 3, strides=stride, padding="valid" if stride == 2 else "same", name=f"{prefix}_conv1"
+            )(x)
+            y = layers.Conv2D(filters, 3, padding="same", name=f"{prefix}_conv2")(layers.ReLU()(y))
+            shortcut = x if stride == 1 else layers.AveragePooling2D(2, 2, padding="valid")(x)
+            x = layers.ReLU()(ZeroPadAdd(name=f"{prefix}_add")([y, shortcut]))
+    return x
+
+
+def build_identity_pair(bare: keras.Model, masked: keras.Model) -> keras.Model:
+    """One identity model of two embedders of one space: ``bare`` for bare faces, ``masked`` for masked ones.
+
+    Both see the same input; the embedder runs only the one a face needs
+    (:class:`maskface.gallery.ModelEmbedder`), so it costs one network per face.
+    """
+    bare.name, masked.name = "bare", "masked"
+    inputs = keras.Input(bare.input_shape[1:], name="pixels")
+    return keras.Model(inputs, {"bare": bare(inputs), "masked": masked(inputs)}, name="identity-pair")

@@ -46,6 +46,7 @@ from maskface.labelset import DEFAULT_DATASET, DEFAULT_ROOT, LabelSet, face_key,
 from maskface.masksim import STYLES, TRAINING_STYLES, simulate_mask
 from maskface.store import load_model
 
+from .architectures import FACE_TRUNK
 from .data import FaceCache, cut_tight
 from .gender_r import crop_rows, part_of
 from .protocols import DEFAULT_LFW
@@ -274,19 +275,22 @@ def screen(labels: Path = DEFAULT_DATASET, only: str | None = None) -> dict:
     return report
 
 
-def export_head(out: Path, labels: Path = DEFAULT_DATASET, name: str = "identity embedding, LFW + real") -> Path:
-    """The identity-embedding candidate as a model: ``mobilenetv2-face`` whose BatchNorm standardises the embedding
-    as the fitted scaler does and whose head is the logistic regression; calibrated on GENDER-R validation."""
+def export_head(
+    out: Path, labels: Path = DEFAULT_DATASET, trunk: str = FACE_TRUNK, name: str = "identity embedding, LFW + real"
+) -> Path:
+    """The identity-embedding candidate as a model: ``mobilenetv2-face`` on ``trunk``'s embedding, whose BatchNorm
+    standardises it as the fitted scaler does and whose head is the logistic regression; calibrated on GENDER-R
+    validation."""
     from maskface.calibration import apply_temperature, expected_calibration_error, fit_temperature
     from maskface.store import ModelSpec, save_model
 
-    from .architectures import FACE_TRUNK, build_model
+    from .architectures import build_model
 
     if CANDIDATES[name][0] != "identity":
         raise ValueError(f"only an identity-embedding candidate becomes a mobilenetv2-face model, not {name!r}")
     faces = Faces.load(labels)
     figs, scaler, head = fit_candidate(faces, name)
-    model = build_model("mobilenetv2-face", 2, 112, weights=FACE_TRUNK)
+    model = build_model("mobilenetv2-face", 2, 112, weights=trunk)
     norm = model.get_layer("embedding_norm")
     norm.set_weights([np.ones(128), np.zeros(128), scaler.mean_, scaler.var_ - norm.epsilon])
     kernel = np.zeros((128, 2), np.float32)
@@ -306,7 +310,7 @@ def export_head(out: Path, labels: Path = DEFAULT_DATASET, name: str = "identity
     }
     training = {
         "how": f"python -m training.candidates head --out {out}: logistic regression (C {figs['C']}) on the cached "
-        f"embedding of {FACE_TRUNK} (frozen), candidate {name!r}",
+        f"embedding of {trunk} (frozen), candidate {name!r}",
         "data": "LFW split=train minus a tenth of its people (base variant: 60% with a simulated mask) + GENDER-R train part",
         "labels_data": {"source": str(labels), "protocol": "GENDER-R", "train": int((faces.parts == "train").sum()),
                         "held_out": int(val.sum())},
@@ -327,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     h = sub.add_parser("head", help="save the identity-embedding candidate's head as a mobilenetv2-face model")
     h.add_argument("--out", type=Path, required=True)
     h.add_argument("--labels", type=Path, default=DEFAULT_DATASET)
+    h.add_argument("--trunk", default=FACE_TRUNK, help=f"the identity model whose embedding the features were "
+                   f"cached from (default: {FACE_TRUNK}; a shipped name, folder or hf://)")
     s = sub.add_parser("screen", help="score every candidate on GENDER-R validation")
     s.add_argument("--labels", type=Path, default=DEFAULT_DATASET)
     s.add_argument("--only", help="screen only the candidates whose name contains this")
@@ -336,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         cache_features(args.faces, args.lfw, args.root)
         return 0
     if args.command == "head":
-        print(export_head(args.out, args.labels))
+        print(export_head(args.out, args.labels, args.trunk))
         return 0
     report = screen(args.labels, args.only)
     (OUT / ("screen.json" if not args.only else f"screen-{args.only.replace(' ', '_')}.json")).write_text(

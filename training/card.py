@@ -25,6 +25,7 @@ DATASETS = {
     "GENDER-R": "real masked faces (shared/data/mask) with gender labels (data/labels/gender-real)",
     "LABELS": "labels collected with the app (held-out part)",
     "ID-M": "LFW (shared/data/lfw) split=test people, masked probes",
+    "ID-M-1": "LFW (shared/data/lfw) split=test people enrolled from one photo",
     "ID-CLOSED": "LFW (shared/data/lfw) split=train, 30 people",
 }
 CLASSIFIER_USE = """```bash
@@ -66,8 +67,7 @@ TEMPLATE = """---
 {{ use }}
 
 Input: RGB face crops, {{ size }}x{{ size }} pixels, values 0-255 (preprocessing is inside the
-model). Detector boxes are enlarged {{ scale }}x and squared; face photos given with
-`--assume-face` are padded to a square with grey. {{ outputs }}
+model). {{ framing }} {{ outputs }}
 
 ## Evaluation
 
@@ -212,6 +212,20 @@ def calibration_text(calibration: dict, metrics: dict) -> str:
     return " ".join(lines)
 
 
+def framing(spec: ModelSpec) -> str:
+    """How faces are cut out for the model, in words."""
+    if spec.crop.keypoints is not None:
+        return (
+            "Each face is rotated, scaled and shifted so that the detector's five keypoints (eyes, nose tip, "
+            "mouth corners) land where the model expects them; face photos given with `--assume-face` get "
+            "the keypoints' usual place in a face box."
+        )
+    return (
+        f"Detector boxes are enlarged {spec.crop.scale:g}x and squared; face photos given with "
+        "`--assume-face` are padded to a square with grey."
+    )
+
+
 def write_card(folder: str | Path, spec: ModelSpec) -> Path:
     """Render ``README.md`` for the model saved in ``folder``."""
     folder = Path(folder)
@@ -225,9 +239,11 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         )
         outputs = (
             "Output: a unit-length embedding; a gallery made with this model names a face when its best "
-            "person's score reaches the gallery's threshold (new galleries start at the ID-M threshold at "
-            "FAR 1% below)."
+            "person's score reaches the gallery's threshold for its kind of face, bare or masked (new "
+            "galleries start at the ID-M thresholds at FAR 1% below)."
         )
+        if spec.training.get("method"):
+            summary += f" Method: {spec.training['method']}."
     else:
         summary = f"`{spec.arch}` classifier for the **{spec.task}** task of maskface."
         outputs = "Labels: " + ", ".join(f"`{label}`" for label in spec.labels) + "."
@@ -252,7 +268,7 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         use=(EMBEDDER_USE if embedder else CLASSIFIER_USE).format(task=spec.task, name=name),
         summary=summary,
         size=spec.crop.size,
-        scale=spec.crop.scale,
+        framing=framing(spec),
         outputs=outputs,
         results_table=results_markdown,
         reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir}"

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import confusion_matrix, roc_auc_score  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from maskface.analyzer import Analyzer  # noqa: E402
+from maskface.analyzer import DEFAULT_MODELS, Analyzer  # noqa: E402
 from maskface.crops import LocatedFace  # noqa: E402
 from maskface.enrolment import ENROL_MASKED_COPIES  # noqa: E402
 from maskface.face import Face, Prediction  # noqa: E402
@@ -111,21 +111,38 @@ def evaluate(
 
 
 def evaluate_identity(stored: StoredModel, model_source: str, lfw_dir: str, write: bool = False) -> dict:
-    """ID-M figures of an identity model, enrolling as the product does (bare photos + simulated-mask copies).
+    """ID-M and ID-M-1 figures of an identity model, enrolling as the product does (bare photos +
+    simulated-mask copies) and telling masked faces from bare ones with the shipped mask model.
 
-    The masked probes' threshold at FAR 1% is stored as ``unknown_threshold``:
-    new galleries of this model start with it.
+    The thresholds at FAR 1% for bare and for masked probes are stored as
+    ``unknown_threshold bare`` and ``unknown_threshold masked``: new galleries
+    of this model start with them.
     """
     embedder = ModelEmbedder(stored)
+    analyzer = Analyzer(models={"mask": DEFAULT_MODELS["mask"]})
+    mask_model = analyzer.models["mask"]
+
+    def is_masked(image: np.ndarray, face) -> bool:
+        prediction = analyzer.classify(mask_model, image, [Face(box=face.box, score=1.0)], assume_face=False)[0]
+        return prediction.label == "with_mask"
+
     report = evaluate_idm(
-        lambda crops: embedder.embed(np.stack(crops)), embedder.crop, lfw_dir, masked_copies=ENROL_MASKED_COPIES
+        lambda crops, masked: embedder.embed(np.stack(crops), masked),
+        embedder.crop,
+        lfw_dir,
+        masked_copies=ENROL_MASKED_COPIES,
+        is_masked=is_masked,
     )
     report["model"] = str(model_source)
-    stored.spec.metrics["ID-M"] = {
-        "unknown_threshold": report["unknown_threshold"],
-        "masked_copies_per_gallery_image": ENROL_MASKED_COPIES,
-        **{f"{condition} {k}": v for condition in ("masked", "unmasked") for k, v in report[condition].items()},
-    }
+    report["mask_model"] = DEFAULT_MODELS["mask"]
+    thresholds = {f"unknown_threshold {kind}": value for kind, value in report["unknown_threshold"].items()}
+    stored.spec.metrics.pop("ID-M", None)
+    for protocol, figures in (("ID-M", report), ("ID-M-1", report["one_photo"])):
+        stored.spec.metrics[protocol] = {
+            **thresholds,
+            "masked_copies_per_gallery_image": ENROL_MASKED_COPIES,
+            **{f"{condition} {k}": v for condition in ("masked", "unmasked") for k, v in figures[condition].items()},
+        }
     if write:
         folder = resolve(model_source)
         write_spec(stored.spec, folder)

@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from maskface.crops import FALLBACK_SIDE, CropSpec, LocatedFace, crop_square, locate_face
+from maskface.crops import FALLBACK_SIDE, CropSpec, LocatedFace, crop_face, locate_face
 from maskface.detect import Detector, make_detector
 from maskface.enrolment import enrolment_versions
 from maskface.image import load_image
@@ -56,7 +56,10 @@ DEFAULT_LFW = REPO.parent / "shared" / "data" / "lfw"
 MIN_IMAGES = 4
 GALLERY_IMAGES = 2
 
-EmbedFaces = Callable[[list[np.ndarray]], np.ndarray]
+EmbedFaces = Callable[[list[np.ndarray], np.ndarray], np.ndarray]
+"""(face crops, whether each face is masked) -> (N, D) embeddings."""
+IsMasked = Callable[[np.ndarray, LocatedFace], bool]
+"""(image, its located face) -> whether the face is masked (the mask model's answer)."""
 CLOSED_SET_MIN_IMAGES = 30
 CLOSED_SET_TEST_FRACTION = 0.2
 
@@ -181,59 +184,94 @@ def evaluate_idm(
     detector: str | Detector = "auto",
     rule: str = DEFAULT_RULE,
     masked_copies: int = 0,
+    is_masked: IsMasked | None = None,
 ) -> dict:
-    """ID-M figures of an embedding model, for masked and for unmasked probes.
+    """ID-M figures of an embedding model, for masked and for unmasked probes, enrolling 2 photos and 1.
 
-    ``embed_faces`` maps a list of uint8 RGB face crops, framed by ``crop``,
-    to (N, D) embeddings. Probes are scored against each gallery person with
-    ``rule`` (see :mod:`maskface.matching`). ``masked_copies`` > 0 enrols,
-    beside each bare gallery photo, that many simulated-mask versions of it,
-    as :func:`maskface.enrolment.enroll` does. ``unknown_threshold`` is the
-    masked probes' threshold at FAR 1%: the value to open a gallery of this
-    model with.
+    ``embed_faces`` maps a list of uint8 RGB face crops, framed by ``crop``
+    (aligned on the face's keypoints when ``crop`` asks for it), and whether
+    each face is masked, to (N, D) embeddings. Probes are scored against each
+    gallery person with ``rule`` (see :mod:`maskface.matching`). ``masked_copies``
+    > 0 enrols, beside each bare gallery photo, that many simulated-mask versions
+    of it, as :func:`maskface.enrolment.enroll` does.
+
+    Whether a face is masked is what ``is_masked(image, face)`` says (the mask
+    model, as in the product), for the gallery photos and the probes; the
+    simulated-mask copies count as masked. Without it, the condition decides.
+
+    ``one_photo`` (ID-M-1) repeats the figures with each person enrolled from
+    their first photo only (and its copies), for the same probes: how well a
+    person enrolled from one photo is found in photos taken at other moments,
+    poses and lighting. ``unknown_threshold`` holds, for ``bare`` and ``masked``
+    probes (as routed), the threshold at FAR 1% over both conditions' probes:
+    the values to open a gallery of this model with.
     """
     gallery, probes = idm_split(lfw_dir)
     faces = locate_faces(gallery + probes, lfw_dir, detector)
-    if masked_copies:
-        gallery_images, gallery = zip(
-            *[
-                (version, item)
-                for number, item in enumerate(gallery, start=1)
-                for version in enrolment_versions(faces[item.file_name].image, faces[item.file_name], number, masked_copies)
-            ]
-        )
-    else:
-        gallery_images = [faces[item.file_name].image for item in gallery]
 
-    def embed(images: list[np.ndarray], items: Sequence[IdmItem]) -> np.ndarray:
-        boxes = [faces[item.file_name].box for item in items]
-        crops = [crop_square(image, box, crop.size, crop.scale) for image, box in zip(images, boxes)]
-        return normalise(embed_faces(crops))
+    def masked_flags(images: Sequence[np.ndarray], items: Sequence[IdmItem], condition: bool) -> np.ndarray:
+        if is_masked is None:
+            return np.full(len(items), condition)
+        return np.array([is_masked(image, faces[item.file_name]) for image, item in zip(images, items)], bool)
+
+    copies = masked_copies or 0
+    bare_images = [faces[item.file_name].image for item in gallery]
+    bare_masked = masked_flags(bare_images, gallery, False)
+    gallery_images, gallery_items, gallery_masked, first_photo = [], [], [], []
+    firsts = {item.person: item for item in reversed(gallery)}  # each person's first photo by file name
+    for number, (item, image, masked) in enumerate(zip(gallery, bare_images, bare_masked), start=1):
+        versions = enrolment_versions(image, faces[item.file_name], number, copies) if copies else [image]
+        gallery_images += versions
+        gallery_items += [item] * len(versions)
+        gallery_masked += [masked] + [True] * (len(versions) - 1)
+        first_photo += [firsts[item.person] == item] * len(versions)
+
+    def embed(images: Sequence[np.ndarray], items: Sequence[IdmItem], masked: np.ndarray) -> np.ndarray:
+        crops = [
+            crop_face(image, faces[item.file_name].box, crop, faces[item.file_name].keypoints)
+            for image, item in zip(images, items)
+        ]
+        return normalise(embed_faces(crops, np.asarray(masked, bool)))
 
     people = sorted({item.person for item in gallery})
     index = {person: k for k, person in enumerate(people)}
-    owners = np.array([index[item.person] for item in gallery])
+    owners = np.array([index[item.person] for item in gallery_items])
     truth = np.array([index[item.person] for item in probes])
-    enrolled = embed(list(gallery_images), gallery)
+    enrolled = embed(gallery_images, gallery_items, np.array(gallery_masked))
+    first = np.array(first_photo)
     fallbacks = sorted(name for name, face in faces.items() if not face.detected)
     report: dict = {
         "protocol": "ID-M",
         "people": len(people),
-        "gallery_images": len(set(gallery)),
-        "masked_copies_per_gallery_image": masked_copies,
+        "gallery_images": len(gallery),
+        "masked_copies_per_gallery_image": copies,
         "probe_images": len(probes),
         "rule": rule,
         "crop": crop.to_dict(),
         "detector": detector if isinstance(detector, str) else detector.name,
         "detector_fallbacks": len(fallbacks),
         "fallback_files": fallbacks,
+        "one_photo": {"protocol": "ID-M-1", "gallery_images": len(people)},
     }
     masked = [masked_probe(faces[item.file_name], item) for item in tqdm(probes, desc="masking probes", unit="img")]
     conditions = {"masked": masked, "unmasked": [faces[item.file_name].image for item in probes]}
+    routed, scores_of = {}, {}
     for condition, images in conditions.items():
-        scores = person_scores(embed(images, probes), enrolled, owners, len(people), rule)
-        report[condition] = idm_figures(scores, truth)
-    report["unknown_threshold"] = report["masked"]["threshold_at_far_1.0%"]
+        routed[condition] = masked_flags(images, probes, condition == "masked")
+        embeddings = embed(images, probes, routed[condition])
+        scores_of[condition] = person_scores(embeddings, enrolled, owners, len(people), rule)
+        report[condition] = idm_figures(scores_of[condition], truth)
+        one = person_scores(embeddings, enrolled[first], owners[first], len(people), rule)
+        report["one_photo"][condition] = idm_figures(one, truth)
+    report["routed_masked"] = {condition: int(flags.sum()) for condition, flags in routed.items()}
+    all_scores = np.concatenate(list(scores_of.values()))
+    all_truth = np.concatenate([truth, truth])
+    all_routed = np.concatenate(list(routed.values()))
+    report["unknown_threshold"] = {
+        kind: idm_figures(all_scores[all_routed == want], all_truth[all_routed == want])["threshold_at_far_1.0%"]
+        for kind, want in (("bare", False), ("masked", True))
+        if (all_routed == want).any()
+    }
     return report
 
 

@@ -86,7 +86,7 @@ class RecognitionTab:
                 number,
                 face["identity"].label,
                 round(face["identity"].score, 3) if face["identity"].score else None,
-                round(gallery.threshold, 3),
+                round(face["identity"].threshold, 3),
                 described(face["mask"]),
                 ", ".join(f"{name} {score:.2f}" for name, score in face["identity"].candidates),
                 box(face),
@@ -179,10 +179,11 @@ class RecognitionTab:
             problem = self._problem()
             if problem:
                 gr.Markdown(f"**Recognition is off** on this server: {for_visitor(problem)}.")
-            threshold = "n/a" if problem else f"{services.gallery.threshold:g}"
+            limits = None if problem else services.gallery.thresholds
+            threshold = f"{limits['bare']:.2f} for bare faces, {limits['masked']:.2f} for masked ones" if limits else "n/a"
             gr.Markdown(
-                "Faces are compared with the enrolled people; a face is named when its similarity reaches "
-                f"the gallery's threshold ({threshold}), otherwise it is **unknown**. "
+                "Faces are compared with the enrolled people; a face is named when its similarity (cosine, "
+                f"at most 1) reaches the gallery's threshold ({threshold}), otherwise it is **unknown**. "
                 "Nothing of the photos you identify is stored."
             )
             which = gr.Radio(
@@ -270,5 +271,6 @@ def _match_only(face: Face) -> Face:
     The match's name and similarity, or ``unknown`` without a similarity; never the other candidates.
     """
     found = face["identity"]
-    shown = Prediction(found.label, found.score) if found.label != UNKNOWN else Prediction(UNKNOWN, 0.0)
+    score = found.score if found.label != UNKNOWN else 0.0
+    shown = Prediction(found.label, score, threshold=found.threshold)
     return replace(face, results={**face.results, "identity": shown})

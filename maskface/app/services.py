@@ -182,7 +182,7 @@ class Services:
                 self._galleries.move_to_end(folder)
                 return self._galleries[folder]
             if not exists and not create:
-                return Gallery(folder, embedder.model_id, embedder.threshold or DEFAULT_THRESHOLD)
+                return Gallery(folder, embedder.model_id, embedder.thresholds or DEFAULT_THRESHOLD)
             gallery = Gallery.for_model(folder, embedder)
             self._galleries[folder] = gallery
             while len(self._galleries) > OPEN_GALLERIES:

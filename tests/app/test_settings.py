@@ -13,7 +13,7 @@ def test_defaults_serve_the_shipped_models_locally():
     settings = Settings.from_env({})
     assert settings.mask_model == ("mask-mobilenetv2", "mask-cnn")
     assert settings.gender_model == ("gender-mobilenetv2", "gender-cnn")
-    assert settings.identity_model == "identity-mobilenetv2"
+    assert settings.identity_model == "identity-dlib-resnet"
     assert (settings.gallery, settings.labels_dir) == (Path("gallery"), Path("labels"))
     assert (settings.host, settings.port) == ("127.0.0.1", 7860)
 

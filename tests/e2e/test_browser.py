@@ -65,7 +65,7 @@ def app(tmp_path_factory, tiny_identity_model):
     if missing:
         pytest.skip(f"shipped models missing in models/: {', '.join(sorted(missing))}")
     folder = tmp_path_factory.mktemp("browser-app")
-    identity = "identity-mobilenetv2" if "identity-mobilenetv2" in shipped_models() else str(tiny_identity_model)
+    identity = "identity-dlib-resnet" if "identity-dlib-resnet" in shipped_models() else str(tiny_identity_model)
     settings = Settings(identity_model=identity, data_dir=folder, temp_dir=folder / "temp", port=free_port())
     services = Services(settings)
     demo = build_app(settings, services)

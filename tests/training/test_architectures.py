@@ -88,3 +88,35 @@ def test_the_face_trunk_starts_from_an_identity_models_embedding(tmp_path, tiny_
     np.testing.assert_allclose(embedding(pixels), load_model(identity).model(pixels), atol=1e-6)
     with pytest.raises(ValueError, match="starts from an identity model"):
         build_model("mobilenetv2-face", 2, 32, weights=str(tiny_gender_model))
+
+
+def test_dlib_resnet_has_dlibs_layout_and_a_unit_output():
+    from training.architectures import build_dlib_resnet
+
+    model = build_dlib_resnet()
+    assert model.get_layer("stem").output_shape[1:] == (17, 17, 64)
+    convs = [l for part in ("stem", "head") for l in model.get_layer(part).layers if isinstance(l, keras.layers.Conv2D)]
+    assert len(convs) == 29 and model.count_params() == 5_607_488 + 128  # dlib's weights plus our centring bias
+    out = np.asarray(model(np.random.default_rng(0).uniform(0, 255, (2, 150, 150, 3)).astype("float32")))
+    assert out.shape == (2, 128)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
+
+
+def test_zero_pad_add_pads_the_smaller_map_at_the_bottom_right_and_in_channels():
+    from maskface.layers import ZeroPadAdd
+
+    a = np.ones((1, 3, 3, 2), np.float32)
+    b = np.full((1, 4, 4, 1), 10, np.float32)
+    out = np.asarray(ZeroPadAdd()([a, b]))
+    assert out.shape == (1, 4, 4, 2)
+    assert out[0, 0, 0].tolist() == [11, 1] and out[0, 3, 3].tolist() == [10, 0]
+
+
+def test_an_identity_pair_answers_with_both_networks():
+    from training.architectures import build_dlib_resnet, build_identity_pair
+
+    pair = build_identity_pair(build_dlib_resnet(), build_dlib_resnet())
+    x = np.random.default_rng(1).uniform(0, 255, (1, 150, 150, 3)).astype("float32")
+    out = pair(x)
+    assert set(out) == {"bare", "masked"}
+    np.testing.assert_allclose(out["masked"], pair.get_layer("masked")(x), atol=1e-6)

@@ -95,3 +95,35 @@ def test_train_task_identity_distils_a_model_the_gallery_can_use(shared_data, tm
     rows = embedder.embed(np.zeros((3, 32, 32, 3), np.uint8))
     assert rows.shape == (3, 16) and np.allclose(np.linalg.norm(rows, axis=1), 1, atol=1e-5)
     assert list(Path(tmp_path / "cache").glob("distill-*.npz")), "faces are cached for the next run"
+
+
+def test_a_tiny_dlib_resnet_fine_tune_keeps_the_teacher_for_bare_faces(shared_data, tmp_path, monkeypatch):
+    from maskface.gallery import ModelEmbedder
+    from maskface.store import load_model
+    from training.architectures import build_dlib_resnet
+
+    people = sorted((shared_data / "lfw" / "images").iterdir())[:6]
+    monkeypatch.setattr(D, "training_images", lambda *_: [str(sorted(p.iterdir())[0].resolve()) for p in people])
+    teacher = build_dlib_resnet()
+    teacher.save_weights(str(tmp_path / "teacher.weights.h5"))
+    out = D.distill(
+        D.DistillConfig(
+            teacher=[str(tmp_path / "teacher.weights.h5")], out=str(tmp_path / "pair"), arch="dlib-resnet",
+            epochs=1, batch_size=4, masked_variants=1, val_fraction=0.3, cache_dir=str(tmp_path / "cache"),
+        )
+    )
+    stored = load_model(out)
+    assert stored.spec.arch == "dlib-resnet" and stored.spec.crop.keypoints is not None
+    assert stored.spec.training["embedding_id"].startswith("dlib-resnet-pair-")
+    embedder = ModelEmbedder(stored, mirror=False)
+    assert set(embedder.networks) == {"bare", "masked"}
+    crops = np.random.default_rng(0).integers(0, 256, (2, 150, 150, 3), dtype=np.uint8)
+    # the bare network is the teacher, its descriptors moved by the training faces' mean
+    centred = stored.model.get_layer("bare").get_layer("head").get_layer("projection").get_weights()[1]
+    assert np.abs(centred).max() > 0
+    teacher.get_layer("head").get_layer("projection").set_weights(
+        [teacher.get_layer("head").get_layer("projection").get_weights()[0], centred]
+    )
+    np.testing.assert_allclose(embedder.embed(crops), np.asarray(teacher(crops.astype(np.float32))), atol=1e-4)
+    assert embedder.embed(crops, np.array([True, False])).shape == (2, 128)
+    assert list(Path(tmp_path / "cache").glob("distill-stem-*.npy")), "stem features are cached for the next run"

@@ -111,3 +111,52 @@ def test_the_closed_set_task_takes_its_people_as_labels():
     assert task.labels == ("Ada", "Cy") and task.column == "identity" and task.protocol == "ID-CLOSED"
     with pytest.raises(ValueError, match="needs its people"):
         get_task("identity-closed")
+
+
+@pytest.fixture()
+def tiny_lfw(shared_data, tmp_path):
+    """Three ID-M people with four photos each (real LFW test photos), as an LFW folder of its own."""
+    import csv
+    import shutil
+
+    with open(shared_data / "lfw" / "metadata.csv", newline="") as f:
+        rows = [row for row in csv.DictReader(f) if row["split"] == "test"]
+    by_person: dict[str, list[dict]] = {}
+    for row in rows:
+        by_person.setdefault(row["identity"], []).append(row)
+    chosen = [person for person, photos in sorted(by_person.items()) if len(photos) == 4][:3]
+    kept = [row for person in chosen for row in by_person[person]]
+    for row in kept:
+        (tmp_path / row["file_name"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_data / "lfw" / row["file_name"], tmp_path / row["file_name"])
+    with open(tmp_path / "metadata.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(kept[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    return tmp_path
+
+
+def test_idm_embeds_each_face_as_its_kind_and_reports_one_photo_enrolment_and_thresholds_per_kind(tiny_lfw):
+    from maskface.crops import CropSpec
+    from training.protocols import evaluate_idm
+
+    calls = []
+
+    def embed(crops, masked):
+        calls.append(np.asarray(masked).tolist())
+        means = np.array([crop.reshape(-1, 3).mean(axis=0) for crop in crops])  # a stand-in embedding
+        return means - 100 + np.asarray(masked)[:, None]
+
+    report = evaluate_idm(embed, CropSpec(32), tiny_lfw, masked_copies=2)
+    gallery, masked_probes, bare_probes = calls
+    assert gallery == [False, True, True] * 6  # 3 people x 2 photos, each bare then 2 simulated masks
+    assert masked_probes == [True] * 6 and bare_probes == [False] * 6
+    assert report["one_photo"]["protocol"] == "ID-M-1" and report["one_photo"]["gallery_images"] == 3
+    for figures in (report, report["one_photo"]):
+        assert figures["masked"]["probes"] == figures["unmasked"]["probes"] == 6
+    assert set(report["unknown_threshold"]) == {"bare", "masked"}
+    assert report["routed_masked"] == {"masked": 6, "unmasked": 0}
+
+    calls.clear()
+    evaluate_idm(embed, CropSpec(32), tiny_lfw, masked_copies=0, is_masked=lambda image, face: True)
+    assert calls == [[True] * 6, [True] * 6, [True] * 6]  # the mask model's word, not the condition's
