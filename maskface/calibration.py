@@ -16,7 +16,6 @@ confidence| weighted by their share of faces.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 ECE_BINS = 15
 #: Probabilities are clipped away from 0 before their logarithm (float32 softmax saturates).
@@ -42,6 +41,8 @@ def nll(probs: np.ndarray, labels: np.ndarray) -> float:
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     """The temperature (between 0.05 and 20) minimising the negative log-likelihood of ``labels``."""
+    from scipy.optimize import minimize_scalar  # the training stack's: the core package only applies T
+
     labels = np.asarray(labels, dtype=int)
     if len(labels) == 0:
         raise ValueError("fitting a temperature needs labelled examples")

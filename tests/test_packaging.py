@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -43,3 +45,24 @@ def test_the_core_needs_neither_the_app_nor_the_training_stack():
 def test_shipped_models_and_examples_are_found_through_the_package():
     assert {p.name for p in PACKAGED_MODELS.iterdir() if (p / SPEC_FILE).is_file()} >= {"mask-mobilenetv2", "gender-mobilenetv2"}
     assert (EXAMPLES_DIR / "astronaut.jpg").is_file() and (EXAMPLES_DIR / "SOURCES.md").is_file()
+
+
+#: Modules that only the extras install (and their dependencies the core must not need either).
+EXTRAS_MODULES = ("scipy", "sklearn", "gradio", "av", "datasets", "statsmodels", "matplotlib", "keras_cv", "imblearn",
+                  "crowdkit")
+
+
+def test_the_core_library_imports_without_any_extra():
+    """What `pip install .` gives (the `maskface` command, the analyzer, galleries) imports with every extra
+    module made unimportable: a core module importing one at its top fails `.ci/wheel-check` only."""
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {EXTRAS_MODULES!r}:\n"
+        "            raise ImportError(f'{name} is not part of the core install')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import maskface.cli, maskface.analyzer, maskface.gallery, maskface.enrolment, maskface.calibration\n"
+    )
+    done = subprocess.run([sys.executable, "-c", blocker], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
