@@ -4,7 +4,7 @@
 * GENDER-R (real masked faces of ``mask/test``, labelled by people, ``data/labels/gender-real``):
   :func:`training.gender_r.evaluate`, each photo through the analyzer as ``predict`` runs it;
   balanced accuracy, ROC AUC and expected calibration error, with and without the model's
-  temperature.
+  calibration (temperature and offsets).
 
     python -m bench gender [--quick] [--out bench/results/gender.json]
 

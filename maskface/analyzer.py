@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, overload
 import numpy as np
 from PIL import Image
 
-from .calibration import apply_temperature
+from .calibration import calibrated
 from .crops import CropSpec, crop_faces, whole_image_box
 from .detect import Detector, make_detector
 from .draw import annotate
@@ -172,7 +172,7 @@ class Analyzer:
             return []
         spec = stored.spec.crop if not assume_face else CropSpec(stored.spec.crop.size, 1.0)
         batch = crop_faces(pixels, [face.box for face in faces], spec).astype(np.float32)
-        probs = apply_temperature(predictor_for(stored.model)(batch), stored.spec.calibration.get("temperature", 1.0))
+        probs = calibrated(predictor_for(stored.model)(batch), stored.spec.calibration)
         labels = stored.spec.labels
         return [Prediction(labels[i], float(p[i])) for p, i in zip(probs, probs.argmax(axis=1))]
 

@@ -59,7 +59,7 @@ class ModelSpec:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
-    """``temperature`` (see :mod:`maskface.calibration`), what it was fitted on, and ECE before / after."""
+    """``temperature`` and ``bias`` (see :mod:`maskface.calibration`), what they were fitted on, ECE before / after."""
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -4,6 +4,7 @@
                  (``--task identity`` distils the embedding from dlib's descriptors, ``training/dlib_teacher.py``,
                  or, ``--arch dlib-resnet``, fine-tunes dlib's own network for masked faces)
     evaluate     a saved model's protocol figures (MASK, GENDER-M, ID-CLOSED, ID-M); ``--write`` stores them
+    calibrate    refit a saved gender model's calibration on GENDER-R validation; ``--write`` stores it
     push         upload a model folder to a Hub repo, unless the repo's version is better
     idm          ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder
     export-idm   write the masked ID-M probes for tools outside this environment (``bench/dlib_baseline.py``)
@@ -20,7 +21,7 @@ import logging
 import sys
 from pathlib import Path
 
-from maskface.labelset import DEFAULT_ROOT
+from maskface.labelset import DEFAULT_DATASET, DEFAULT_ROOT
 from maskface.matching import DEFAULT_RULE, RULES
 from maskface.tasks import TRAINABLE
 
@@ -125,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--labels", help="gender models: also GENDER-R on this labels dataset (data/labels/gender-real)")
     e.add_argument("--labels-root", default=str(DEFAULT_ROOT), help="shared data folder the labels' rows name")
 
+    k = sub.add_parser("calibrate", help="refit a gender model's calibration (temperature and offsets) on GENDER-R "
+                       "validation, as training fits it")
+    k.add_argument("--model", required=True, help="model folder, shipped name or hf://org/repo")
+    k.add_argument("--labels", default=str(DEFAULT_DATASET), help="the labels dataset (default: data/labels/gender-real)")
+    k.add_argument("--labels-root", default=str(DEFAULT_ROOT), help="shared data folder the labels' rows name")
+    k.add_argument("--write", action="store_true", help="store the calibration in the model's spec and card")
+
     p = sub.add_parser("push", help="upload a model folder to a Hub repo, unless the repo's version is better")
     p.add_argument("model", help="the model folder")
     p.add_argument("--to", required=True, metavar="ORG/REPO[@REV]", help="the Hub model repo")
@@ -215,6 +223,28 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from maskface.store import load_model, resolve, write_spec
+
+    from .card import write_card
+    from .gender_r import recalibrate
+
+    stored = load_model(args.model)
+    if stored.spec.task != "gender":
+        raise SystemExit(f"{args.model} is a {stored.spec.task} model: GENDER-R calibrates gender models")
+    calibration, validation = recalibrate(stored, args.labels, args.labels_root)
+    if args.write:
+        stored.spec.calibration.clear()
+        stored.spec.calibration.update(calibration)
+        stored.spec.metrics["GENDER-R validation"] = validation
+        folder = resolve(args.model)
+        write_spec(stored.spec, folder)
+        write_card(folder, stored.spec)
+    json.dump(calibration | {"GENDER-R validation": validation}, sys.stdout, indent=2)
+    print()
+    return 0
+
+
 def _push(args: argparse.Namespace) -> int:
     from .push import PushRefused, push
 
@@ -272,6 +302,7 @@ def _export_idm(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
+    "calibrate": _calibrate,
     "push": _push,
     "idm": _idm,
     "export-idm": _export_idm,

@@ -197,12 +197,19 @@ def results(metrics: dict[str, dict]) -> tuple[list[EvalResult], str]:
 
 
 def calibration_text(calibration: dict, metrics: dict) -> str:
-    """The card's calibration paragraph: the temperature, what it was fitted on, ECE before and after."""
+    """The card's calibration paragraph: the temperature and offsets, what they were fitted on, ECE before and after."""
     if not calibration:
         return ""
+    bias = calibration.get("bias")
+    how = (
+        f"bias-corrected temperature scaling: T = {calibration['temperature']} and offsets {bias} (one per label; "
+        "the logits are divided by T and the offsets added, which undoes a lean towards one label and can change "
+        "an answer near the boundary)"
+        if bias
+        else f"temperature scaling: T = {calibration['temperature']} (the logits are divided by T; answers do not change)"
+    )
     lines = [
-        f"Confidence calibrated by temperature scaling: T = {calibration['temperature']} (the logits are divided "
-        f"by T; answers do not change), fitted on {calibration['fitted_on']} ({calibration['faces']} faces), "
+        f"Confidence calibrated by {how}, fitted by likelihood on {calibration['fitted_on']} ({calibration['faces']} faces), "
         f"where the expected calibration error (15 bins) went from {calibration['ece_before']:.3f} to "
         f"{calibration['ece_after']:.3f}."
     ]

@@ -41,7 +41,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from maskface.analyzer import Analyzer
-from maskface.calibration import apply_temperature, expected_calibration_error
+from maskface.calibration import calibrated, expected_calibration_error, fit_calibration, uncalibrated
 from maskface.crops import CropSpec, crop_square, pad_to_square
 from maskface.image import load_image
 from maskface.labelset import DEFAULT_DATASET, DEFAULT_ROOT, LabelSet
@@ -120,17 +120,16 @@ def predict_as_cli(stored: StoredModel, rows: list[dict], root: str | Path, dete
     return probs, missed
 
 
-def predict_at_boxes(stored: StoredModel, rows: list[dict], root: str | Path, temperature: float | None = None) -> np.ndarray:
+def predict_at_boxes(stored: StoredModel, rows: list[dict], root: str | Path, calibration: dict | None = None) -> np.ndarray:
     """Female probabilities of ``rows``' faces cut at their labelled boxes, one batch per 64 faces.
 
-    ``temperature`` None applies the model's own calibration; a number applies that one instead (1.0: raw).
+    ``calibration`` None applies the model's own calibration; a dict applies that one instead (``{}``: raw).
     """
     from maskface.inference import predictor_for
 
     crops = crop_rows(rows, root, stored.spec.crop)
     probs = np.concatenate([predictor_for(stored.model)(crops[i : i + 64].astype(np.float32)) for i in range(0, len(crops), 64)]) if len(crops) else np.zeros((0, 2))
-    t = stored.spec.calibration.get("temperature", 1.0) if temperature is None else temperature
-    return apply_temperature(probs, t)[:, stored.spec.labels.index("female")]
+    return calibrated(probs, stored.spec.calibration if calibration is None else calibration)[:, stored.spec.labels.index("female")]
 
 
 def figures(truth_female: np.ndarray, female_prob: np.ndarray) -> dict:
@@ -182,14 +181,14 @@ def evaluate(
     rows = rows_of(labels, part)
     if not rows:
         raise ValueError(f"no {part} labels in {labels}")
-    t = float(stored.spec.calibration.get("temperature", 1.0))
+    calibration = stored.spec.calibration
     if part == "test":
         shipped, missed = predict_as_cli(stored, rows, root)
     else:
         shipped, missed = predict_at_boxes(stored, rows, root), []
-    # the uncalibrated probabilities: the temperature undone (T applied to log-probabilities is invertible)
+    # the uncalibrated probabilities: the calibration undone (it is invertible); labels are (female, male)
     two = np.stack([shipped, 1 - shipped], axis=1)
-    raw = apply_temperature(np.nan_to_num(two, nan=0.5), 1.0 / t)[:, 0] if t != 1.0 else shipped
+    raw = uncalibrated(np.nan_to_num(two, nan=0.5), calibration)[:, 0]
     raw = np.where(np.isnan(shipped), np.nan, raw)
     report = {
         "protocol": PROTOCOL,
@@ -198,11 +197,35 @@ def evaluate(
         "faces": len(rows),
         "missed_by_detector": len(missed),
         "scored_whole_photo": sum(not row["detected"] for row in rows),
-        "temperature": t,
+        "calibration": {k: calibration[k] for k in ("temperature", "bias") if k in calibration},
     } | by_condition(rows, shipped)
-    if t != 1.0:
+    if calibration:
         report["uncalibrated"] = by_condition(rows, raw)
     return report
+
+
+def recalibrate(
+    stored: StoredModel, labels: str | Path = DEFAULT_DATASET, root: str | Path = DEFAULT_ROOT
+) -> tuple[dict, dict]:
+    """A new calibration of a saved gender model, fitted on GENDER-R validation (as training fits it): the
+    spec's ``calibration`` entries, and the validation figures with it (the spec's ``GENDER-R validation``)."""
+    rows = rows_of(labels, "validation")
+    if not rows:
+        raise ValueError(f"no validation labels in {labels}")
+    raw = predict_at_boxes(stored, rows, root, calibration={})
+    probs = np.stack([raw, 1 - raw], axis=1)
+    truth = np.array([0 if row["label"] == "female" else 1 for row in rows])
+    fitted = fit_calibration(probs, truth)
+    after = calibrated(probs, fitted)[:, 0]
+    log.info("GENDER-R validation before: %s", by_condition(rows, raw))
+    log.info("GENDER-R validation after: %s", by_condition(rows, after))
+    validation = {"split": "held-out"} | {k: v for k, v in figures(truth == 0, after).items() if k != "ece"}
+    return fitted | {
+        "fitted_on": f"{PROTOCOL} validation",
+        "faces": len(rows),
+        "ece_before": expected_calibration_error(probs, truth),
+        "ece_after": expected_calibration_error(calibrated(probs, fitted), truth),
+    }, validation
 
 
 def metrics_entries(report: dict) -> dict[str, dict]:

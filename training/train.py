@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from datasets.fingerprint import generate_fingerprint
 
-from maskface.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from maskface.calibration import calibrated, expected_calibration_error, fit_calibration
 from maskface.crops import CropSpec
 from maskface.labelset import DEFAULT_ROOT
 from maskface.masksim import STYLES, TRAINING_STYLES
@@ -168,16 +168,18 @@ def training_data(
 
 
 def evaluate_held_out(
-    model: keras.Model, held_out: data_lib.ArraySplit, task: Task, folder: Path, name: str = HELD_OUT
+    model: keras.Model, held_out: data_lib.ArraySplit, task: Task, folder: Path, name: str = HELD_OUT,
+    calibration: dict | None = None,
 ) -> dict | None:
-    """Figures of ``model`` on the labels' held-out crops (framed like ``predict --assume-face``), with a confusion PNG.
+    """Figures of ``model`` (with ``calibration``, as it will answer) on the labels' held-out crops (framed like
+    ``predict --assume-face``), with a confusion PNG.
 
     ``None`` when the held-out part lacks a class: ROC AUC needs both.
     """
     if len(np.unique(held_out.labels)) < len(task.labels):
         log.warning("the held-out labels %s lack a class: not evaluated", held_out.counts())
         return None
-    probs = model.predict(held_out.images.astype(np.float32), batch_size=64, verbose=0)
+    probs = calibrated(model.predict(held_out.images.astype(np.float32), batch_size=64, verbose=0), calibration or {})
     positive = task.labels.index(task.positive)
     figs = figures(held_out.labels, probs[:, positive], task.labels, positive)
     plot_confusion(figs["confusion_matrix"], list(task.labels), folder / confusion_png(name))
@@ -185,16 +187,15 @@ def evaluate_held_out(
 
 
 def calibrate(model: keras.Model, data: data_lib.ArraySplit, name: str) -> dict:
-    """The temperature that calibrates ``model`` on ``data`` (:mod:`maskface.calibration`), with ECE before and after."""
+    """The temperature and offsets that calibrate ``model`` on ``data`` (:mod:`maskface.calibration`), with ECE
+    before and after."""
     probs = model.predict(data.images.astype(np.float32), batch_size=64, verbose=0)
-    temperature = fit_temperature(probs, data.labels)
-    calibrated = apply_temperature(probs, temperature)
-    report = {
-        "temperature": temperature,
+    fitted = fit_calibration(probs, data.labels)
+    report = fitted | {
         "fitted_on": name,
         "faces": len(data),
         "ece_before": expected_calibration_error(probs, data.labels),
-        "ece_after": expected_calibration_error(calibrated, data.labels),
+        "ece_after": expected_calibration_error(calibrated(probs, fitted), data.labels),
     }
     log.info("calibration: %s", report)
     return report
@@ -341,14 +342,14 @@ def train(cfg: TrainConfig) -> Path | None:
     export.set_weights(run.weights("best"))
     metrics = {}
     held_name = f"{labeled.summary['protocol']} validation" if labeled and "protocol" in labeled.summary else HELD_OUT
-    if labeled is not None and len(labeled.held_out):
-        held = evaluate_held_out(export, labeled.held_out, task, out, held_name)
-        metrics = {held_name: held} if held else {}
     # the confidence is calibrated on the labels' held-out part when there is one (real photos), else on validation
     calibration_set, calibration_name = (
         (labeled.held_out, held_name) if labeled is not None and len(labeled.held_out) else (val_set, "validation")
     )
     calibration = calibrate(export, calibration_set, calibration_name)
+    if labeled is not None and len(labeled.held_out):
+        held = evaluate_held_out(export, labeled.held_out, task, out, held_name, calibration)
+        metrics = {held_name: held} if held else {}
     settings = (
         asdict(cfg)
         | setup.describe()

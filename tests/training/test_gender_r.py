@@ -49,7 +49,38 @@ def test_training_reads_the_labels_train_part_and_holds_out_its_validation_part(
 def test_the_model_is_calibrated_on_the_real_validation_faces(trained):
     calibration = read_spec(trained).calibration
     assert calibration["fitted_on"] == "GENDER-R validation" and calibration["temperature"] > 0
+    assert len(calibration["bias"]) == 2 and calibration["bias"][1] == 0.0  # (female, male) offsets
     assert 0 <= calibration["ece_after"] <= 1 and calibration["faces"] > 0
+
+
+def test_calibrate_refits_a_saved_model_on_validation_and_stores_it(trained, toy_gender_real, tmp_path, capsys):
+    import shutil
+
+    labels, root = toy_gender_real
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    spec = read_spec(copy)
+    spec.calibration.update(temperature=5.0, bias=[3.0, 0.0])  # far off: the refit must move it back
+    from maskface.store import write_spec
+
+    write_spec(spec, copy)
+    assert main(["calibrate", "--model", str(copy), "--labels", str(labels), "--labels-root", str(root)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert read_spec(copy).calibration["temperature"] == 5.0  # without --write nothing is stored
+    assert main(["calibrate", "--model", str(copy), "--labels", str(labels), "--labels-root", str(root), "--write"]) == 0
+    stored = read_spec(copy)
+    # the same fit as training's, on the same faces (cut at their boxes here, from the cached arrays there)
+    assert stored.calibration["temperature"] == printed["temperature"]
+    assert stored.calibration["temperature"] == pytest.approx(read_spec(trained).calibration["temperature"], rel=1e-2)
+    assert stored.calibration["bias"] == pytest.approx(read_spec(trained).calibration["bias"], rel=1e-2)
+    validation = stored.metrics["GENDER-R validation"]
+    assert validation == printed["GENDER-R validation"] and validation["n"] == stored.calibration["faces"]
+    assert "bias-corrected temperature scaling" in (copy / "README.md").read_text()
+
+
+def test_calibrate_refuses_a_model_of_another_task(tiny_mask_model):
+    with pytest.raises(SystemExit, match="mask model"):
+        main(["calibrate", "--model", str(tiny_mask_model)])
 
 
 def test_gender_r_test_figures_are_measured_masked_and_bare_and_stored(trained, toy_gender_real, toy_gender_lfw, capsys):
