@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="folder to write the model to (an interrupted run there resumes)")
     t.add_argument("--epochs", type=int, default=12, help="epochs from scratch, or of the head phase")
     t.add_argument("--fine-tune-epochs", type=int, default=8, help="epochs with the backbone's top unfrozen")
+    t.add_argument("--fine-tune-from", help="the backbone layer (name prefix, e.g. block_6) the fine-tune unfreezes "
+                   "from (default: the architecture's: block_13 of MobileNetV2, block4 of VGG16)")
     t.add_argument("--batch-size", type=int, help="per replica (GPU): the global batch scales with them "
                    "(default 32; identity: 128, also the contrastive term's negatives)")
     t.add_argument("--learning-rate", type=float, default=1e-3)

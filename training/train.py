@@ -65,6 +65,8 @@ class TrainConfig:
     out: str
     epochs: int = 12
     fine_tune_epochs: int = 8
+    fine_tune_from: str | None = None
+    """The backbone layer (name prefix) the fine-tune phase unfreezes from; None: the architecture's default."""
     batch_size: int = 32
     """Per replica: the global batch is this times the number of replicas."""
     learning_rate: float = 1e-3
@@ -120,7 +122,8 @@ def plan(cfg: TrainConfig) -> list[Phase]:
     # --epochs 0: no head phase (a model given with --init-from already has its head)
     phases = [Phase("head", cfg.epochs, cfg.learning_rate, None)] if cfg.epochs > 0 else []
     if cfg.fine_tune_epochs > 0:
-        phases.append(Phase("fine-tune", cfg.fine_tune_epochs, cfg.learning_rate / 10, FINE_TUNE_FROM[cfg.arch]))
+        unfreeze = cfg.fine_tune_from or FINE_TUNE_FROM[cfg.arch]
+        phases.append(Phase("fine-tune", cfg.fine_tune_epochs, cfg.learning_rate / 10, unfreeze))
     return phases
 
 
@@ -311,6 +314,8 @@ def train(cfg: TrainConfig) -> Path | None:
 
     train_set, val_set, labeled = training_data(cfg, task, size)
     weights = default_backbone_weights(cfg.arch) if cfg.weights == "auto" else cfg.weights
+    if cfg.init_from:  # every weight comes from that model: the backbone's own (maybe a download) would be overwritten
+        weights = None
     model, fitted = build_models(cfg, setup, len(task.labels), size, weights)
     earlier: dict | None = None
     if cfg.init_from:

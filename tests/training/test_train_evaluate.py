@@ -67,3 +67,12 @@ def test_continuing_from_another_architecture_is_refused(trained, toy_imagefolde
             "--epochs", "1", "--input-size", "48", "--cache-dir", str(tmp_path / "cache"), "--init-from", str(trained)]
     with pytest.raises(ValueError, match="cnn mask model at 32 px"):
         main(args)
+
+
+def test_the_fine_tune_phase_unfreezes_from_the_layer_asked_for():
+    from training.train import TrainConfig, plan
+
+    default = TrainConfig("gender", "mobilenetv2-face", "data", "out", epochs=0, fine_tune_epochs=2)
+    deeper = TrainConfig("gender", "mobilenetv2-face", "data", "out", epochs=0, fine_tune_epochs=2, fine_tune_from="block_6")
+    assert [(p.name, p.unfreeze_from) for p in plan(default)] == [("fine-tune", "block_13")]
+    assert [(p.name, p.unfreeze_from) for p in plan(deeper)] == [("fine-tune", "block_6")]
