@@ -320,9 +320,12 @@ def train(cfg: TrainConfig) -> Path | None:
     earlier: dict | None = None
     if cfg.init_from:
         start = load_model(cfg.init_from)
-        if (start.spec.task, start.spec.arch, start.spec.crop.size) != (task.name, cfg.arch, size):
+        # another input size is fine for a network that pools before its dense layers (its weights fit as they are)
+        fits = [w.shape for w in start.model.get_weights()] == [tuple(w.shape) for w in model.weights]
+        if (start.spec.task, start.spec.arch) != (task.name, cfg.arch) or not fits:
             raise ValueError(
-                f"{cfg.init_from} is a {start.spec.arch} {start.spec.task} model at {start.spec.crop.size} px"
+                f"{cfg.init_from} is a {start.spec.arch} {start.spec.task} model at {start.spec.crop.size} px: its "
+                f"weights do not fit a {cfg.arch} {task.name} model at {size} px"
             )
         model.set_weights(start.model.get_weights())
         earlier = start.spec.training

@@ -2,10 +2,12 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from maskface.store import load_model, read_spec
 from training.__main__ import main
+from training.architectures import BACKBONE
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +78,19 @@ def test_the_fine_tune_phase_unfreezes_from_the_layer_asked_for():
     deeper = TrainConfig("gender", "mobilenetv2-face", "data", "out", epochs=0, fine_tune_epochs=2, fine_tune_from="block_6")
     assert [(p.name, p.unfreeze_from) for p in plan(default)] == [("fine-tune", "block_13")]
     assert [(p.name, p.unfreeze_from) for p in plan(deeper)] == [("fine-tune", "block_6")]
+
+
+def test_a_pooled_network_can_continue_at_another_input_size(toy_imagefolder, tmp_path):
+    """MobileNetV2 pools before its head, so its weights fit any input size: a 32 px model continues at 48 px."""
+    def args(out, size, *more):
+        return ["train", "--task", "mask", "--arch", "mobilenetv2", "--weights", "none", "--data", str(toy_imagefolder),
+                "--out", str(out), "--epochs", "1", "--fine-tune-epochs", "0", "--input-size", str(size),
+                "--batch-size", "8", "--cache-dir", str(tmp_path / "cache"), "--no-evaluate", *more]
+
+    assert main(args(tmp_path / "small", 32)) == 0
+    assert main(args(tmp_path / "large", 48, "--init-from", str(tmp_path / "small"))) == 0
+    small, large = load_model(tmp_path / "small"), load_model(tmp_path / "large")
+    assert large.spec.crop.size == 48 and large.spec.training["init_from"] == str(tmp_path / "small")
+    # the head phase left the (frozen) backbone as the 32 px model had it
+    for before, after in zip(small.model.get_layer(BACKBONE).get_weights(), large.model.get_layer(BACKBONE).get_weights()):
+        assert np.array_equal(before, after)
