@@ -45,7 +45,7 @@ from maskface.detect import Detector, make_detector
 from maskface.enrolment import enrolment_versions
 from maskface.image import load_image
 from maskface.masksim import STYLES, simulate_mask
-from maskface.matching import DEFAULT_RULE, RULES, idm_figures, normalise, person_scores
+from maskface.matching import DEFAULT_RULE, idm_figures, normalise, person_scores
 
 from .architectures import default_backbone_weights
 

@@ -12,7 +12,6 @@ import huggingface_hub
 import numpy as np
 import pytest
 
-from maskface import store
 from maskface.store import ModelNotFoundError, load_model_or_fallback
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
