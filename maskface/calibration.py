@@ -96,6 +96,17 @@ def fit_calibration(probs: np.ndarray, labels: np.ndarray, bias: bool = True) ->
     return {"temperature": round(t, 4)} | ({"bias": [round(float(v), 4) for v in b]} if b is not None else {})
 
 
+def calibration_entry(probs: np.ndarray, labels: np.ndarray, fitted_on: str) -> dict:
+    """A spec's ``calibration``: :func:`fit_calibration` on ``probs``, what it was fitted on, ECE before and after."""
+    fitted = fit_calibration(probs, labels)
+    return fitted | {
+        "fitted_on": fitted_on,
+        "faces": len(labels),
+        "ece_before": expected_calibration_error(probs, labels),
+        "ece_after": expected_calibration_error(calibrated(probs, fitted), labels),
+    }
+
+
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """ECE of the predicted labels' confidences over ``bins`` equal-width bins of [0, 1]."""
     probs = np.asarray(probs, dtype=np.float64)

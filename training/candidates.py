@@ -281,7 +281,7 @@ def export_head(
     """The identity-embedding candidate as a model: ``mobilenetv2-face`` on ``trunk``'s embedding, whose BatchNorm
     standardises it as the fitted scaler does and whose head is the logistic regression; calibrated on GENDER-R
     validation."""
-    from maskface.calibration import calibrated, expected_calibration_error, fit_calibration
+    from maskface.calibration import calibration_entry
     from maskface.store import ModelSpec, save_model
 
     from .architectures import build_model
@@ -300,13 +300,7 @@ def export_head(
     z = scaler.transform(faces.real(["identity"])[val])
     p_female = head.predict_proba(z)[:, 1]
     probs, truth = np.stack([p_female, 1 - p_female], axis=1), np.where(faces.female[val], 0, 1)
-    fitted = fit_calibration(probs, truth)
-    calibration = fitted | {
-        "fitted_on": "GENDER-R validation",
-        "faces": int(val.sum()),
-        "ece_before": expected_calibration_error(probs, truth),
-        "ece_after": expected_calibration_error(calibrated(probs, fitted), truth),
-    }
+    calibration = calibration_entry(probs, truth, "GENDER-R validation")
     training = {
         "how": f"python -m training.candidates head --out {out}: logistic regression (C {figs['C']}) on the cached "
         f"embedding of {trunk} (frozen), candidate {name!r}",

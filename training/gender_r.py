@@ -41,7 +41,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from maskface.analyzer import Analyzer
-from maskface.calibration import calibrated, expected_calibration_error, fit_calibration, uncalibrated
+from maskface.calibration import calibrated, calibration_entry, expected_calibration_error, uncalibrated
 from maskface.crops import CropSpec, crop_square, pad_to_square
 from maskface.image import load_image
 from maskface.labelset import DEFAULT_DATASET, DEFAULT_ROOT, LabelSet
@@ -215,17 +215,12 @@ def recalibrate(
     raw = predict_at_boxes(stored, rows, root, calibration={})
     probs = np.stack([raw, 1 - raw], axis=1)
     truth = np.array([0 if row["label"] == "female" else 1 for row in rows])
-    fitted = fit_calibration(probs, truth)
-    after = calibrated(probs, fitted)[:, 0]
+    calibration = calibration_entry(probs, truth, f"{PROTOCOL} validation")
+    after = calibrated(probs, calibration)[:, 0]
     log.info("GENDER-R validation before: %s", by_condition(rows, raw))
     log.info("GENDER-R validation after: %s", by_condition(rows, after))
     validation = {"split": "held-out"} | {k: v for k, v in figures(truth == 0, after).items() if k != "ece"}
-    return fitted | {
-        "fitted_on": f"{PROTOCOL} validation",
-        "faces": len(rows),
-        "ece_before": expected_calibration_error(probs, truth),
-        "ece_after": expected_calibration_error(calibrated(probs, fitted), truth),
-    }, validation
+    return calibration, validation
 
 
 def metrics_entries(report: dict) -> dict[str, dict]:

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from datasets.fingerprint import generate_fingerprint
 
-from maskface.calibration import calibrated, expected_calibration_error, fit_calibration
+from maskface.calibration import calibrated, calibration_entry
 from maskface.crops import CropSpec
 from maskface.labelset import DEFAULT_ROOT
 from maskface.masksim import STYLES, TRAINING_STYLES
@@ -192,14 +192,7 @@ def evaluate_held_out(
 def calibrate(model: keras.Model, data: data_lib.ArraySplit, name: str) -> dict:
     """The temperature and offsets that calibrate ``model`` on ``data`` (:mod:`maskface.calibration`), with ECE
     before and after."""
-    probs = model.predict(data.images.astype(np.float32), batch_size=64, verbose=0)
-    fitted = fit_calibration(probs, data.labels)
-    report = fitted | {
-        "fitted_on": name,
-        "faces": len(data),
-        "ece_before": expected_calibration_error(probs, data.labels),
-        "ece_after": expected_calibration_error(calibrated(probs, fitted), data.labels),
-    }
+    report = calibration_entry(model.predict(data.images.astype(np.float32), batch_size=64, verbose=0), data.labels, name)
     log.info("calibration: %s", report)
     return report
 
