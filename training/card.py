@@ -196,15 +196,16 @@ def results(metrics: dict[str, dict]) -> tuple[list[EvalResult], str]:
     return eval_results, "\n\n".join(parts) or "Not evaluated yet."
 
 
-def calibration_text(calibration: dict, metrics: dict) -> str:
+def calibration_text(calibration: dict, metrics: dict, labels: list[str]) -> str:
     """The card's calibration paragraph: the temperature and offsets, what they were fitted on, ECE before and after."""
     if not calibration:
         return ""
     bias = calibration.get("bias")
     how = (
-        f"bias-corrected temperature scaling: T = {calibration['temperature']} and offsets {bias} (one per label; "
-        "the logits are divided by T and the offsets added, which undoes a lean towards one label and can change "
-        "an answer near the boundary)"
+        f"bias-corrected temperature scaling: T = {calibration['temperature']} and offsets "
+        + ", ".join(f"{label} {offset:+g}" for label, offset in zip(labels, bias))
+        + " (the logits are divided by T and the offsets added, which undoes a lean towards one label and can "
+        "change an answer near the boundary)"
         if bias
         else f"temperature scaling: T = {calibration['temperature']} (the logits are divided by T; answers do not change)"
     )
@@ -281,7 +282,7 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir}"
         + ("" if embedder else " --split test")
         + (" --labels data/labels/gender-real" if any(p.startswith("GENDER-R") for p in spec.metrics) else ""),
-        calibration=calibration_text(spec.calibration, spec.metrics),
+        calibration=calibration_text(spec.calibration, spec.metrics, spec.labels),
         date=spec.training.get("trained_at", "an unrecorded date"),
         data_used=data_used(spec.training),
         curves=curves,
