@@ -228,7 +228,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from maskface.store import load_model, resolve, write_spec
 
-    from .card import write_card
+    from .card import confusion_png, write_card
+    from .evaluate import plot_confusion
     from .gender_r import recalibrate
 
     stored = load_model(args.model)
@@ -240,6 +241,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         stored.spec.calibration.update(calibration)
         stored.spec.metrics["GENDER-R validation"] = validation
         folder = resolve(args.model)
+        plot_confusion(validation["confusion_matrix"], list(stored.spec.labels), folder / confusion_png("GENDER-R validation"))
         write_spec(stored.spec, folder)
         write_card(folder, stored.spec)
     json.dump(calibration | {"GENDER-R validation": validation}, sys.stdout, indent=2)

@@ -76,6 +76,7 @@ def test_calibrate_refits_a_saved_model_on_validation_and_stores_it(trained, toy
     validation = stored.metrics["GENDER-R validation"]
     assert validation == printed["GENDER-R validation"] and validation["n"] == stored.calibration["faces"]
     assert "bias-corrected temperature scaling" in (copy / "README.md").read_text()
+    assert (copy / "confusion_genderr_validation.png").stat().st_mtime_ns > (trained / "maskface.json").stat().st_mtime_ns
 
 
 def test_calibrate_refuses_a_model_of_another_task(tiny_mask_model):
