@@ -306,9 +306,8 @@ def train(cfg: TrainConfig) -> Path | None:
     )
 
     train_set, val_set, labeled = training_data(cfg, task, size)
-    weights = default_backbone_weights(cfg.arch) if cfg.weights == "auto" else cfg.weights
-    if cfg.init_from:  # every weight comes from that model: the backbone's own (maybe a download) would be overwritten
-        weights = None
+    # with --init-from every weight comes from that model: the backbone's own (maybe a download) would be overwritten
+    weights = None if cfg.init_from else default_backbone_weights(cfg.arch) if cfg.weights == "auto" else cfg.weights
     model, fitted = build_models(cfg, setup, len(task.labels), size, weights)
     earlier: dict | None = None
     if cfg.init_from:
