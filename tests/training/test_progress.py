@@ -93,6 +93,7 @@ def test_a_run_interrupted_mid_epoch_resumes_where_it_stopped(toy_imagefolder, t
     assert "interrupted: run the same command again to resume" in log
     stopped_at = json.loads(backup.read_text())["epoch"]  # the last epoch backed up before the interruption
     assert 1 <= stopped_at < EPOCHS and not (out / "maskface.json").exists()
+    before = [json.loads(line) for line in epochs_done.read_text().splitlines()][:stopped_at]
 
     second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -100,8 +101,11 @@ def test_a_run_interrupted_mid_epoch_resumes_where_it_stopped(toy_imagefolder, t
     history = json.loads((out / "history.json").read_text())
     assert [r["epoch"] for r in history] == list(range(1, EPOCHS + 1))
     assert not (out / ".run").exists()
-    spec = read_spec(out)
-    assert spec.training["best_val_accuracy"] >= 0.8  # the toy classes are learned as without the interruption
+    assert history[:stopped_at] == before  # the epochs done before the stop are kept, not trained again
+    # The best epoch is chosen over the whole run, the part before the stop included. (Whether the toy
+    # classes are learned is not asserted: with six validation images and batches of two it varies
+    # from run to run even without a stop.)
+    assert read_spec(out).training["best_val_accuracy"] == max(r["val_accuracy"] for r in history)
 
 
 def test_a_backup_cut_short_while_being_written_starts_its_phase_over(tmp_path):
