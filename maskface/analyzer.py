@@ -28,6 +28,7 @@ the caller opens and owns (enrolment: :func:`maskface.enrolment.enroll`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -41,6 +42,7 @@ from PIL import Image
 from .calibration import calibrated
 from .crops import CropSpec, crop_faces, whole_image_box
 from .detect import Detector, make_detector
+from .embedding_head import with_head
 from .draw import annotate
 from .face import Face, Prediction, wears_mask
 from .gallery import ModelEmbedder
@@ -104,8 +106,11 @@ class Analyzer:
     ``hf://``) or an already loaded :class:`StoredModel`; by default every task
     of :data:`DEFAULT_MODELS` runs on its shipped model. An ``identity`` model
     gives every face its embedding (``face.embedding``), which a gallery
-    passed to :meth:`analyze` turns into a name. The detector is built lazily,
-    so an analyzer used only on face crops never loads one.
+    passed to :meth:`analyze` turns into a name. A model with an embedding
+    head (:mod:`maskface.embedding_head`) also reads each face's embedding:
+    the analyzer's own identity model's when it is the same one, else the
+    model the head names, loaded once per process. The detector is built
+    lazily, so an analyzer used only on face crops never loads one.
     """
 
     def __init__(
@@ -118,6 +123,10 @@ class Analyzer:
             if stored.spec.task != task:
                 raise ValueError(f"model {stored.source!r} is a {stored.spec.task} model, not a {task} model")
         self.embedder = ModelEmbedder(_loaded(identity)) if identity is not None else None
+        self._head_embedders: dict[str, ModelEmbedder] = {}
+        for stored in self.models.values():
+            if stored.spec.embedding_head:
+                self._head_embedder(stored.spec.embedding_head)
         self._detector = detector
 
     @property
@@ -142,19 +151,35 @@ class Analyzer:
         if gallery is not None:
             self._check_gallery(gallery)
         pixels = load_image(image)
-        faces = self.find_faces(pixels, assume_face)
-        for task, stored in self.models.items():
-            for face, prediction in zip(faces, self.classify(stored, pixels, faces, assume_face)):
+        faces = self.predict_faces(pixels, self.find_faces(pixels, assume_face), assume_face, gallery)
+        return ImageResult(_name(image), faces, pixels)
+
+    def predict_faces(
+        self, pixels: np.ndarray, faces: list[Face], assume_face: bool = False, gallery: Gallery | None = None
+    ) -> list[Face]:
+        """Every task's answer for ``faces`` of ``pixels`` (found by :meth:`find_faces`, or known), in place.
+
+        Models with an embedding head run last: the head embeds each face with
+        the identity network of its kind, which the mask model's answer picks.
+        Each image's faces are embedded once per identity model.
+        """
+        if not faces:
+            return faces
+        embedded: dict[str, np.ndarray] = {}
+        for task, stored in sorted(self.models.items(), key=lambda item: bool(item[1].spec.embedding_head)):
+            embeddings = None
+            if stored.spec.embedding_head:
+                embeddings = self._embeddings(pixels, faces, assume_face, self._head_embedder(stored.spec.embedding_head), embedded)
+            for face, prediction in zip(faces, self.classify(stored, pixels, faces, assume_face, embeddings)):
                 face.results[task] = prediction
-        if self.embedder is not None and faces:
-            masked = wears_mask(faces)
-            embeddings = self.embed(pixels, faces, assume_face, masked)
+        if self.embedder is not None:
+            embeddings = self._embeddings(pixels, faces, assume_face, self.embedder, embedded)
             for face, embedding in zip(faces, embeddings):
                 face.embedding = embedding
             if gallery is not None:
-                for face, prediction in zip(faces, gallery.identify(embeddings, masked=masked)):
+                for face, prediction in zip(faces, gallery.identify(embeddings, masked=wears_mask(faces))):
                     face.results["identity"] = prediction
-        return ImageResult(_name(image), faces, pixels)
+        return faces
 
     def analyze_many(
         self, images: Iterable[ImageSource], assume_face: bool = False, gallery: Gallery | None = None
@@ -166,26 +191,66 @@ class Analyzer:
             except ImageError as err:
                 yield ImageResult(_name(image), error=str(err))
 
-    def classify(self, stored: StoredModel, pixels: np.ndarray, faces: list[Face], assume_face: bool) -> list[Prediction]:
-        """Run one model on all ``faces`` of an image at once."""
+    def classify(
+        self, stored: StoredModel, pixels: np.ndarray, faces: list[Face], assume_face: bool, embeddings: np.ndarray | None = None
+    ) -> list[Prediction]:
+        """Run one model on all ``faces`` of an image at once; a model with an embedding head also reads
+        the faces' ``embeddings`` by its identity model (computed here when not given)."""
         if not faces:
             return []
         spec = stored.spec.crop if not assume_face else CropSpec(stored.spec.crop.size, 1.0)
         batch = crop_faces(pixels, [face.box for face in faces], spec).astype(np.float32)
-        probs = calibrated(predictor_for(stored.model)(batch), stored.spec.calibration)
+        probs = predictor_for(stored.model)(batch)
+        head = stored.spec.embedding_head
+        if head:
+            if embeddings is None:
+                embeddings = self.embed(pixels, faces, assume_face, wears_mask(faces), self._head_embedder(head))
+            probs = with_head(probs, stored.spec.labels, embeddings, head)
+        probs = calibrated(probs, stored.spec.calibration)
         labels = stored.spec.labels
         return [Prediction(labels[i], float(p[i])) for p, i in zip(probs, probs.argmax(axis=1))]
 
     def embed(
-        self, pixels: np.ndarray, faces: list[Face], assume_face: bool = False, masked: np.ndarray | None = None
+        self,
+        pixels: np.ndarray,
+        faces: list[Face],
+        assume_face: bool = False,
+        masked: np.ndarray | None = None,
+        embedder: ModelEmbedder | None = None,
     ) -> np.ndarray:
         """Identity embeddings (N, D) of ``faces``, one batch; ``masked`` (N,) picks the network of a
-        two-network identity model for each face (default: the bare one)."""
-        if self.embedder is None:
+        two-network identity model for each face (default: the bare one); ``embedder``: another
+        identity model than the analyzer's own."""
+        embedder = embedder or self.embedder
+        if embedder is None:
             raise ValueError("this analyzer has no identity model: give one, Analyzer({..., 'identity': SOURCE})")
-        crop = self.embedder.crop if not assume_face else replace(self.embedder.crop, scale=1.0)
+        crop = embedder.crop if not assume_face else replace(embedder.crop, scale=1.0)
         crops = crop_faces(pixels, [face.box for face in faces], crop, [face.keypoints for face in faces])
-        return self.embedder.embed(crops, masked)
+        return embedder.embed(crops, masked)
+
+    def _embeddings(
+        self, pixels: np.ndarray, faces: list[Face], assume_face: bool, embedder: ModelEmbedder, done: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """:meth:`embed` by ``embedder``, kept in ``done`` by its embedding space for the image's other users."""
+        if embedder.model_id not in done:
+            done[embedder.model_id] = self.embed(pixels, faces, assume_face, wears_mask(faces), embedder)
+        return done[embedder.model_id]
+
+    def _head_embedder(self, head: dict) -> ModelEmbedder:
+        """The identity model an embedding head reads: the analyzer's own if it is the same, else the
+        head's, loaded once."""
+        wanted = head["embedding_id"]
+        if self.embedder is not None and self.embedder.model_id == wanted:
+            return self.embedder
+        if wanted not in self._head_embedders:
+            embedder = _shared_embedder(str(head["identity_model"]))
+            if embedder.model_id != wanted:
+                raise ValueError(
+                    f"the embedding head reads embeddings of {wanted!r}, but {head['identity_model']!r} "
+                    f"gives {embedder.model_id!r}: fit the head again (python -m training embedding-head)"
+                )
+            self._head_embedders[wanted] = embedder
+        return self._head_embedders[wanted]
 
     def _check_gallery(self, gallery: Gallery) -> None:
         if self.embedder is None:
@@ -195,6 +260,12 @@ class Analyzer:
                 f"the gallery at {gallery.path} holds embeddings of model {gallery.model_id!r}, "
                 f"not of this analyzer's {self.embedder.model_id!r}"
             )
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_embedder(source: str) -> ModelEmbedder:
+    """An identity model named by embedding heads, loaded once per process for every analyzer that reads it."""
+    return ModelEmbedder(load_model(source))
 
 
 def _loaded(source: str | os.PathLike | StoredModel) -> StoredModel:

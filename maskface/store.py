@@ -60,6 +60,8 @@ class ModelSpec:
     training: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
     """``temperature`` and ``bias`` (see :mod:`maskface.calibration`), what they were fitted on, ECE before / after."""
+    embedding_head: dict = field(default_factory=dict)
+    """A read-out of the identity embedding mixed into the network's answer (:mod:`maskface.embedding_head`)."""
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -76,6 +78,7 @@ class ModelSpec:
             metrics=dict(data.get("metrics", {})),
             training=dict(data.get("training", {})),
             calibration=dict(data.get("calibration", {})),
+            embedding_head=dict(data.get("embedding_head", {})),
         )
 
 

@@ -5,6 +5,8 @@
                  or, ``--arch dlib-resnet``, fine-tunes dlib's own network for masked faces)
     evaluate     a saved model's protocol figures (MASK, GENDER-M, ID-CLOSED, ID-M); ``--write`` stores them
     calibrate    refit a saved gender model's calibration on GENDER-R validation; ``--write`` stores it
+    embedding-head  fit a gender model's head on the identity embedding, chosen on GENDER-R validation;
+                 ``--write`` stores it with its calibration
     push         upload a model folder to a Hub repo, unless the repo's version is better
     idm          ID-M figures of the frozen ImageNet MobileNetV2 baseline embedder
     export-idm   write the masked ID-M probes for tools outside this environment (``bench/dlib_baseline.py``)
@@ -44,6 +46,8 @@ TASK_DEFAULTS = {
 
 
 def _parser() -> argparse.ArgumentParser:
+    from maskface.analyzer import DEFAULT_IDENTITY_MODEL
+
     from .distill import DistillConfig
     from .protocols import DEFAULT_LFW
 
@@ -135,6 +139,18 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--labels-root", default=str(DEFAULT_ROOT), help="shared data folder the labels' rows name")
     k.add_argument("--write", action="store_true", help="store the calibration in the model's spec and card")
 
+    h = sub.add_parser("embedding-head", help="fit a gender model's read-out of the identity embedding, mixed with "
+                       "the network, choosing its strength and share on GENDER-R validation")
+    h.add_argument("--model", required=True, help="model folder, shipped name or hf://org/repo")
+    h.add_argument("--identity", default=DEFAULT_IDENTITY_MODEL, help="the identity model whose embedding it reads "
+                   f"(default: {DEFAULT_IDENTITY_MODEL})")
+    h.add_argument("--labels", default=str(DEFAULT_DATASET), help="the labels dataset (default: data/labels/gender-real)")
+    h.add_argument("--labels-root", default=str(DEFAULT_ROOT), help="shared data folder the labels' rows name")
+    h.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="the LFW folder (default: ../shared/data/lfw)")
+    h.add_argument("--cache-dir", type=Path, default=Path(".cache/maskface"), help="where the training embeddings "
+                   "are kept between runs (default: .cache/maskface)")
+    h.add_argument("--write", action="store_true", help="store the head and its calibration in the model's spec and card")
+
     p = sub.add_parser("push", help="upload a model folder to a Hub repo, unless the repo's version is better")
     p.add_argument("model", help="the model folder")
     p.add_argument("--to", required=True, metavar="ORG/REPO[@REV]", help="the Hub model repo")
@@ -225,26 +241,56 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrate(args: argparse.Namespace) -> int:
-    from maskface.store import load_model, resolve, write_spec
+def _gender_model(source: str):
+    from maskface.store import load_model
+
+    stored = load_model(source)
+    if stored.spec.task != "gender":
+        raise SystemExit(f"{source} is a {stored.spec.task} model: GENDER-R calibrates gender models")
+    return stored
+
+
+def _store_calibration(stored, source: str, calibration: dict, validation: dict) -> None:
+    """Write a refitted calibration, its GENDER-R validation figures and confusion matrix into the model."""
+    from maskface.store import resolve, write_spec
 
     from .card import confusion_png, write_card
     from .evaluate import plot_confusion
+
+    stored.spec.calibration.clear()
+    stored.spec.calibration.update(calibration)
+    stored.spec.metrics["GENDER-R validation"] = validation
+    folder = resolve(source)
+    plot_confusion(validation["confusion_matrix"], list(stored.spec.labels), folder / confusion_png("GENDER-R validation"))
+    write_spec(stored.spec, folder)
+    write_card(folder, stored.spec)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
     from .gender_r import recalibrate
 
-    stored = load_model(args.model)
-    if stored.spec.task != "gender":
-        raise SystemExit(f"{args.model} is a {stored.spec.task} model: GENDER-R calibrates gender models")
+    stored = _gender_model(args.model)
     calibration, validation = recalibrate(stored, args.labels, args.labels_root)
     if args.write:
-        stored.spec.calibration.clear()
-        stored.spec.calibration.update(calibration)
-        stored.spec.metrics["GENDER-R validation"] = validation
-        folder = resolve(args.model)
-        plot_confusion(validation["confusion_matrix"], list(stored.spec.labels), folder / confusion_png("GENDER-R validation"))
-        write_spec(stored.spec, folder)
-        write_card(folder, stored.spec)
+        _store_calibration(stored, args.model, calibration, validation)
     json.dump(calibration | {"GENDER-R validation": validation}, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def _embedding_head(args: argparse.Namespace) -> int:
+    from .embedding_head import fit
+
+    stored = _gender_model(args.model)
+    head, calibration, validation, table = fit(stored, args.identity, Path(args.labels), Path(args.labels_root), args.lfw, args.cache_dir)
+    if not head:
+        log.info("the network alone is best on GENDER-R validation: no head")
+    if args.write:
+        stored.spec.embedding_head.clear()
+        stored.spec.embedding_head.update(head)
+        _store_calibration(stored, args.model, calibration, validation)
+    chosen = {k: v for k, v in head.items() if k not in ("weights", "bias")}
+    json.dump({"chosen": chosen, "calibration": calibration, "GENDER-R validation": validation, "choices": table}, sys.stdout, indent=1)
     print()
     return 0
 
@@ -307,6 +353,7 @@ COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
     "calibrate": _calibrate,
+    "embedding-head": _embedding_head,
     "push": _push,
     "idm": _idm,
     "export-idm": _export_idm,

@@ -220,6 +220,18 @@ def calibration_text(calibration: dict, metrics: dict, labels: list[str]) -> str
     return " ".join(lines)
 
 
+def embedding_head_text(head: dict) -> str:
+    """The card's sentence on a head read from the identity embedding (:mod:`maskface.embedding_head`)."""
+    if not head:
+        return ""
+    return (
+        f"The answer mixes the network's logit (weight {head['mix']:g}) with a logistic regression (C {head['C']:g}) "
+        f"on the identity embedding of `{head['identity_model']}` (weight {1 - head['mix']:g}), fitted on "
+        f"{head['fitted_on']} (`python -m training embedding-head`); the app computes that embedding once per "
+        "face, with the identity network the mask model picks, and the calibration below is fitted on the mixed answer."
+    )
+
+
 def framing(spec: ModelSpec) -> str:
     """How faces are cut out for the model, in words."""
     if spec.crop.keypoints is not None:
@@ -282,7 +294,9 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         reproduce=f"python -m training evaluate --model models/{name} --data ../shared/data/{data_dir}"
         + ("" if embedder else " --split test")
         + (" --labels data/labels/gender-real" if any(p.startswith("GENDER-R") for p in spec.metrics) else ""),
-        calibration=calibration_text(spec.calibration, spec.metrics, spec.labels),
+        calibration="\n\n".join(
+            filter(None, [embedding_head_text(spec.embedding_head), calibration_text(spec.calibration, spec.metrics, spec.labels)])
+        ),
         date=spec.training.get("trained_at", "an unrecorded date"),
         data_used=data_used(spec.training),
         curves=curves,

@@ -65,7 +65,9 @@ def evaluate(
     if stored.spec.task == "identity":
         return evaluate_identity(stored, model_source, data, write)
     task = get_task(stored.spec.task, stored.spec.labels)
-    analyzer = Analyzer(models={task.name: stored})
+    # gender: the shipped mask model beside it, as ``predict`` runs it (its answer picks the identity network
+    # an embedding head reads)
+    analyzer = gender_r.gender_analyzer(stored) if task.name == "gender" else Analyzer(models={task.name: stored})
     if task.name == CLOSED_SET:  # its test part lies inside LFW's train split (other people than ID-M's)
         rows = closed_set_part(data_lib.load_split(data, "train"), task.labels, "test")
     else:
@@ -161,10 +163,10 @@ def _predict(
     pixels = load_image(image)
     located = locate(pixels)
     masked = simulate_mask(pixels, located.keypoints, located.box, rng=seed)
-    face = [Face(box=located.box, score=1.0)]
+    task = stored.spec.task
     return {
-        "masked": analyzer.classify(stored, masked, face, assume_face=False)[0],
-        "unmasked": analyzer.classify(stored, pixels, face, assume_face=False)[0],
+        condition: analyzer.predict_faces(image, [Face(box=located.box, score=1.0, keypoints=located.keypoints)])[0][task]
+        for condition, image in (("masked", masked), ("unmasked", pixels))
     }
 
 

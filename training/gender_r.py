@@ -15,14 +15,13 @@ labelled by a person looking at it (:mod:`maskface.labelset`).
   positive) and expected calibration error (15 bins), for masked faces (the
   ``with_mask`` folder) and bare ones (``without_mask``) separately.
 
-Test faces are scored as ``python -m maskface predict`` scores them: the
-photo goes through :meth:`maskface.Analyzer.analyze` (detector ``auto``) and
-the labelled face is the detection overlapping its box most (IoU >= 0.5);
-a face labelled on the whole photo (``detected: false``, the detector found
-nothing) is scored as ``predict --assume-face`` scores it. Faces the detector
-no longer finds are counted (``missed``) and left out. Validation faces are
-cut at their labelled boxes directly (the same crops, without the detector's
-cost).
+Faces are scored as ``python -m maskface predict`` scores them: the photo
+goes through :meth:`maskface.Analyzer.analyze` (detector ``auto``, the
+shipped mask model beside the gender model) and the labelled face is the
+detection overlapping its box most (IoU >= 0.5); a face labelled on the whole
+photo (``detected: false``, the detector found nothing) is scored as
+``predict --assume-face`` scores it. Faces the detector no longer finds are
+counted (``missed``) and left out.
 
     python -m training.gender_r --model models/gender-mobilenetv2 [--part test|validation] [--write]
 """
@@ -35,14 +34,16 @@ import json
 import logging
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from maskface.analyzer import Analyzer
+from maskface.analyzer import DEFAULT_MODELS, Analyzer
 from maskface.calibration import calibrated, calibration_entry, expected_calibration_error, uncalibrated
 from maskface.crops import CropSpec, crop_square, pad_to_square
+from maskface.face import Face
 from maskface.image import load_image
 from maskface.labelset import DEFAULT_DATASET, DEFAULT_ROOT, LabelSet
 from maskface.store import StoredModel, load_model
@@ -94,42 +95,52 @@ def iou(a, b) -> float:
     return inter / (aw * ah + bw * bh - inter) if inter else 0.0
 
 
-def predict_as_cli(stored: StoredModel, rows: list[dict], root: str | Path, detector: str = "auto") -> tuple[np.ndarray, list[int]]:
-    """Female probabilities of ``rows``' faces as ``predict`` gives them (calibrated as the model ships), and
-    the indices of the rows whose face the detector did not find this time (their probability is NaN)."""
-    analyzer = Analyzer(models={"gender": stored}, detector=detector)
+def gender_analyzer(stored: StoredModel, detector: str = "auto", identity: str | None = None) -> Analyzer:
+    """The analyzer ``predict`` builds around a gender model: the shipped mask model beside it (whose answer
+    picks the identity network an embedding head reads), and ``identity`` if given."""
+    models: dict = {"mask": DEFAULT_MODELS["mask"], "gender": stored}
+    if identity is not None:
+        models["identity"] = identity
+    return Analyzer(models=models, detector=detector)
+
+
+def matched_faces(analyzer: Analyzer, rows: list[dict], root: str | Path) -> list[Face | None]:
+    """Each row's face as ``predict`` finds and answers it: the detection overlapping the labelled box most
+    (IoU >= :data:`MATCH_IOU`; None when the detector no longer finds it), or the whole photo for a row
+    labelled on it."""
     by_file: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         by_file[row["file"]].append(i)
-    probs = np.full(len(rows), np.nan)
-    missed = []
+    found: list[Face | None] = [None] * len(rows)
     for file, index in tqdm(sorted(by_file.items()), desc="GENDER-R photos", unit="photo"):
         pixels = load_image(Path(root) / file)
         faces = analyzer.analyze(pixels) if any(rows[i]["detected"] for i in index) else []
         for i in index:
             if not rows[i]["detected"]:
-                (face,) = analyzer.analyze(pixels, assume_face=True)
-            else:
-                overlap = [iou(face.box, rows[i]["box"]) for face in faces]
-                if not overlap or max(overlap) < MATCH_IOU:
-                    missed.append(i)
-                    continue
-                face = faces[int(np.argmax(overlap))]
-            answer = face["gender"]
-            probs[i] = answer.score if answer.label == "female" else 1.0 - answer.score
-    return probs, missed
+                (found[i],) = analyzer.analyze(pixels, assume_face=True)
+                continue
+            overlap = [iou(face.box, rows[i]["box"]) for face in faces]
+            if overlap and max(overlap) >= MATCH_IOU:
+                found[i] = faces[int(np.argmax(overlap))]
+    return found
 
 
-def predict_at_boxes(stored: StoredModel, rows: list[dict], root: str | Path, calibration: dict | None = None) -> np.ndarray:
-    """Female probabilities of ``rows``' faces cut at their labelled boxes, one batch per 64 faces.
+def female_probability(face: Face) -> float:
+    answer = face["gender"]
+    return answer.score if answer.label == "female" else 1.0 - answer.score
 
-    ``calibration`` None applies the model's own calibration; a dict applies that one instead (``{}``: raw).
-    """
-    from maskface.inference import predictor_for
 
-    crops = crop_rows(rows, root, stored.spec.crop)
-    probs = np.concatenate([predictor_for(stored.model)(crops[i : i + 64].astype(np.float32)) for i in range(0, len(crops), 64)]) if len(crops) else np.zeros((0, 2))
-    return calibrated(probs, stored.spec.calibration if calibration is None else calibration)[:, stored.spec.labels.index("female")]
+def predict_as_cli(
+    stored: StoredModel, rows: list[dict], root: str | Path, detector: str = "auto", calibrate: bool = True
+) -> tuple[np.ndarray, list[int]]:
+    """Female probabilities of ``rows``' faces as ``predict`` gives them (calibrated as the model ships, or
+    raw with ``calibrate=False``), and the indices of the rows whose face the detector did not find this
+    time (their probability is NaN)."""
+    if not calibrate:
+        stored = replace(stored, spec=replace(stored.spec, calibration={}))
+    faces = matched_faces(gender_analyzer(stored, detector), rows, root)
+    probs = np.array([np.nan if face is None else female_probability(face) for face in faces])
+    return probs, [i for i, face in enumerate(faces) if face is None]
 
 
 def figures(truth_female: np.ndarray, female_prob: np.ndarray) -> dict:
@@ -174,18 +185,12 @@ def by_condition(rows: list[dict], female_prob: np.ndarray) -> dict:
 def evaluate(
     stored: StoredModel, labels: str | Path = DEFAULT_DATASET, root: str | Path = DEFAULT_ROOT, part: str = "test"
 ) -> dict:
-    """GENDER-R figures of a gender model on ``part``: masked and bare, with and without its calibration.
-
-    ``test`` runs the detector as ``predict`` does; ``validation`` cuts the labelled boxes.
-    """
+    """GENDER-R figures of a gender model on ``part``: masked and bare, with and without its calibration."""
     rows = rows_of(labels, part)
     if not rows:
         raise ValueError(f"no {part} labels in {labels}")
     calibration = stored.spec.calibration
-    if part == "test":
-        shipped, missed = predict_as_cli(stored, rows, root)
-    else:
-        shipped, missed = predict_at_boxes(stored, rows, root), []
+    shipped, missed = predict_as_cli(stored, rows, root)
     # the uncalibrated probabilities: the calibration undone (it is invertible); labels are (female, male)
     two = np.stack([shipped, 1 - shipped], axis=1)
     raw = uncalibrated(np.nan_to_num(two, nan=0.5), calibration)[:, 0]
@@ -212,7 +217,9 @@ def recalibrate(
     rows = rows_of(labels, "validation")
     if not rows:
         raise ValueError(f"no validation labels in {labels}")
-    raw = predict_at_boxes(stored, rows, root, calibration={})
+    raw, missed = predict_as_cli(stored, rows, root, calibrate=False)
+    rows = [row for i, row in enumerate(rows) if i not in set(missed)]
+    raw = raw[~np.isnan(raw)]
     probs = np.stack([raw, 1 - raw], axis=1)
     truth = np.array([0 if row["label"] == "female" else 1 for row in rows])
     calibration = calibration_entry(probs, truth, f"{PROTOCOL} validation")

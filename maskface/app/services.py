@@ -147,6 +147,8 @@ class Services:
             models = {task: self.models[task][value].stored}
             if task != "mask":
                 models["mask"] = self.default("mask").stored
+            if task == "gender" and self.identity is not None:  # the gender models' embedding head reads it
+                models["identity"] = self.identity.stored
             # two first requests may both build one (it is cheap: the models are shared); one is kept
             self._analyzers.setdefault(key, Analyzer(models=models, detector=self.detector))
         return self._analyzers[key]
