@@ -172,6 +172,17 @@ def test_gender_tab_answers_for_a_clicked_example(page):
     screenshot(page, "gender")
 
 
+def test_gender_tab_calls_the_bare_grace_hopper_a_woman(page):
+    # issue 15: the default model called her male until it read the identity embedding too
+    open_tab(page, "Gender")
+    page.locator("#gender-input input[type=file]").set_input_files(str(EXAMPLES_DIR / "grace_hopper.jpg"))
+    page.locator("#gender-run").click()
+    shows(page.locator("#gender-table"), "without mask")  # her answer is in
+    table = page.locator("#gender-table").inner_text()
+    assert "female" in table and not re.search(r"\bmale\b", table), table
+    screenshot(page, "gender-grace-hopper")
+
+
 def test_recognition_tab_enrols_and_identifies(page):
     open_tab(page, "Recognition")
     tab = page.locator("#tab-recognition")
