@@ -145,7 +145,7 @@ def speed_section(speed: dict) -> list[str]:
     rows = [
         ["full analysis, ms", *(lat[c]["full_analysis_ms"] for c in counts)],
         *(
-            [[f"full analysis with `{speed['reference_identity_model']}` instead, ms",
+            [[f"full analysis with `{speed['reference_identity_model']}` instead (gender without its head), ms",
               *(lat[c]["full_analysis_reference_identity_ms"] for c in counts)],
              ["full analysis / with the reference identity model",
               *(f"{lat[c]['full_analysis_ms'] / lat[c]['full_analysis_reference_identity_ms']:.2f}" for c in counts)]]

@@ -93,20 +93,26 @@ def test_photos(analyzer, n_faces: int, count: int, sources: FaceSources) -> lis
     return found
 
 
-def make_analyzer(gallery_dir: Path | None, data: Path, identity: str | None = None):
+def make_analyzer(gallery_dir: Path | None, data: Path, identity: str | None = None, reference: bool = False):
     """The analyzer and its gallery: with the identity model (``identity``, default the shipped one) and a
-    gallery of LFW people when there is one, else the default analyzer and no gallery."""
+    gallery of LFW people when there is one, else the default analyzer and no gallery; ``reference``: the
+    gender model without its embedding head."""
     from maskface import Analyzer
     from maskface.analyzer import DEFAULT_IDENTITY_MODEL, DEFAULT_MODELS
     from maskface.enrolment import enroll
     from maskface.gallery import Gallery
-    from maskface.store import shipped_models
+    from maskface.store import load_model, shipped_models
 
     if identity is None and DEFAULT_IDENTITY_MODEL in shipped_models():
         identity = DEFAULT_IDENTITY_MODEL
     if gallery_dir is None or identity is None:
         return Analyzer(), None
-    analyzer = Analyzer({**DEFAULT_MODELS, "identity": identity})
+    models: dict = {**DEFAULT_MODELS, "identity": identity}
+    if reference:  # one identity model, as before the gender head: the head would run the shipped one besides
+        gender = load_model(DEFAULT_MODELS["gender"])
+        gender.spec.embedding_head = {}
+        models["gender"] = gender
+    analyzer = Analyzer(models)
     gallery = Gallery.for_model(gallery_dir, analyzer.embedder)
     people: dict[str, list[Path]] = {}
     for path in sorted((data / "lfw" / "images").glob("*/*_0001.jpg")):
@@ -208,8 +214,9 @@ def run(quick: bool = False, data: Path = DEFAULT_DATA, reference_identity: str 
     """Every speed figure of this module, as one JSON-ready dict.
 
     ``reference_identity``, another identity model (e.g. the one shipped before
-    a change), adds the full analysis with it, timed in turn with the others on
-    the same photos: how much a new identity model costs.
+    a change), adds the full analysis with it (and the gender model without its
+    embedding head, which reads the shipped identity model), timed in turn with
+    the others on the same photos: how much a new identity model costs.
     """
     from maskface.config import settings
     from maskface.detect import make_detector
@@ -222,7 +229,9 @@ def run(quick: bool = False, data: Path = DEFAULT_DATA, reference_identity: str 
         analyzer, gallery = make_analyzer(Path(tmp) / "gallery", data)
         identity = analyzer.embedder.stored.source if analyzer.embedder else None
         reference, reference_gallery = (
-            make_analyzer(Path(tmp) / "reference-gallery", data, reference_identity) if reference_identity else (None, None)
+            make_analyzer(Path(tmp) / "reference-gallery", data, reference_identity, reference=True)
+            if reference_identity
+            else (None, None)
         )
         photos = {n: test_photos(analyzer, n, photos_per_layout, sources) for n in FACE_COUNTS}
         encoded = {n: [jpeg(p) for p in photos[n]] for n in FACE_COUNTS}
