@@ -42,8 +42,8 @@ from PIL import Image
 from .calibration import calibrated
 from .crops import CropSpec, crop_faces, whole_image_box
 from .detect import Detector, make_detector
-from .embedding_head import with_head
 from .draw import annotate
+from .embedding_head import with_head
 from .face import Face, Prediction, wears_mask
 from .gallery import ModelEmbedder
 from .image import ImageError, ImageSource, load_image
@@ -123,8 +123,7 @@ class Analyzer:
             if stored.spec.task != task:
                 raise ValueError(f"model {stored.source!r} is a {stored.spec.task} model, not a {task} model")
         self.embedder = ModelEmbedder(_loaded(identity)) if identity is not None else None
-        self._head_embedders: dict[str, ModelEmbedder] = {}
-        for stored in self.models.values():
+        for stored in self.models.values():  # load what the heads read now, and refuse a mismatch now
             if stored.spec.embedding_head:
                 self._head_embedder(stored.spec.embedding_head)
         self._detector = detector
@@ -238,19 +237,17 @@ class Analyzer:
 
     def _head_embedder(self, head: dict) -> ModelEmbedder:
         """The identity model an embedding head reads: the analyzer's own if it is the same, else the
-        head's, loaded once."""
+        one the head names (loaded once per process)."""
         wanted = head["embedding_id"]
         if self.embedder is not None and self.embedder.model_id == wanted:
             return self.embedder
-        if wanted not in self._head_embedders:
-            embedder = _shared_embedder(str(head["identity_model"]))
-            if embedder.model_id != wanted:
-                raise ValueError(
-                    f"the embedding head reads embeddings of {wanted!r}, but {head['identity_model']!r} "
-                    f"gives {embedder.model_id!r}: fit the head again (python -m training embedding-head)"
-                )
-            self._head_embedders[wanted] = embedder
-        return self._head_embedders[wanted]
+        embedder = _shared_embedder(str(head["identity_model"]))
+        if embedder.model_id != wanted:
+            raise ValueError(
+                f"the embedding head reads embeddings of {wanted!r}, but {head['identity_model']!r} "
+                f"gives {embedder.model_id!r}: fit the head again (python -m training embedding-head)"
+            )
+        return embedder
 
     def _check_gallery(self, gallery: Gallery) -> None:
         if self.embedder is None:
