@@ -126,6 +126,7 @@ def matched_faces(analyzer: Analyzer, rows: list[dict], root: str | Path) -> lis
 
 
 def female_probability(face: Face) -> float:
+    """The face's gender answer as the probability of ``female``."""
     answer = face["gender"]
     return answer.score if answer.label == "female" else 1.0 - answer.score
 
@@ -218,7 +219,7 @@ def recalibrate(
     if not rows:
         raise ValueError(f"no validation labels in {labels}")
     raw, missed = predict_as_cli(stored, rows, root, calibrate=False)
-    rows = [row for i, row in enumerate(rows) if i not in set(missed)]
+    rows = [row for row, p in zip(rows, raw) if not np.isnan(p)]
     raw = raw[~np.isnan(raw)]
     probs = np.stack([raw, 1 - raw], axis=1)
     truth = np.array([0 if row["label"] == "female" else 1 for row in rows])
