@@ -88,8 +88,11 @@ class Served:
 
     @property
     def title(self) -> str:
-        """The architecture's name; an ``hf://`` model not loaded yet goes by its repo id."""
-        return ARCH_NAMES.get(self._spec.arch, self._spec.arch) if self._spec else self.source.removeprefix(HF_PREFIX)
+        """The architecture's name (and its embedding head, if any: the answer is not the network's alone);
+        an ``hf://`` model not loaded yet goes by its repo id."""
+        if not self._spec:
+            return self.source.removeprefix(HF_PREFIX)
+        return ARCH_NAMES.get(self._spec.arch, self._spec.arch) + (" + identity embedding" if self._spec.embedding_head else "")
 
     def _checked(self, spec: ModelSpec) -> ModelSpec:
         if spec.task != self.task:

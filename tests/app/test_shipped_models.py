@@ -29,5 +29,8 @@ def test_shipped_models_answer_the_example_photos(tmp_path):
         assert [row[2] for row in rows] == ["without_mask"]
         _, rows = gender_tab.photo(masked, "gender-mobilenetv2", None)
         assert [(row[2], row[4].split()[0]) for row in rows] == [("female", "with")]  # Eileen Collins, masked
+        # the shipped gender models answer with their head on the identity embedding, and say so
+        assert rows[0][0] == "mobilenetv2-face + identity embedding"
+        assert services.choices("gender")[0] == ("mobilenetv2-face + identity embedding (gender-mobilenetv2)", "gender-mobilenetv2")
     finally:
         services.labels.close()
