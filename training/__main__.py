@@ -246,7 +246,7 @@ def _gender_model(source: str):
 
     stored = load_model(source)
     if stored.spec.task != "gender":
-        raise SystemExit(f"{source} is a {stored.spec.task} model: GENDER-R calibrates gender models")
+        raise SystemExit(f"{source} is a {stored.spec.task} model, not a gender model: this command is for gender models")
     return stored
 
 

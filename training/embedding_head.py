@@ -80,11 +80,10 @@ def real_faces(analyzer: Analyzer, rows: list[dict], root: Path) -> tuple[list[d
 
 
 def training_embeddings(
-    embedder_source: str, labels: Path, root: Path, lfw: Path, cache_dir: Path
+    stored: StoredModel, labels: Path, root: Path, lfw: Path, cache_dir: Path
 ) -> dict[str, np.ndarray]:
-    """The head's training set (LFW and GENDER-R train), computed once per identity model and labels file
-    and kept in ``cache_dir``."""
-    stored = load_model(embedder_source)
+    """The head's training set (LFW and GENDER-R train) embedded by the identity model ``stored``, computed
+    once per identity model and labels file and kept in ``cache_dir``."""
     embedder = ModelEmbedder(stored)
     digest = hashlib.sha256(Path(labels, "train.jsonl").read_bytes() + embedder.model_id.encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"embedding-head-{digest}.npz"
@@ -124,12 +123,13 @@ def fit(
 ) -> tuple[dict, dict, dict, list[dict]]:
     """The best head for ``stored`` (empty when the network alone is best), its calibration, its GENDER-R
     validation figures, and every choice's figures."""
-    train = training_embeddings(identity, labels, root, lfw, cache_dir)
+    identity_model = load_model(identity)
+    train = training_embeddings(identity_model, labels, root, lfw, cache_dir)
     x = np.concatenate([train["lfw_x"], train["real_x"]])
     female = np.concatenate([train["lfw_female"], train["real_female"]])
     weights = np.concatenate([balanced_weights(train["lfw_female"], train["lfw_person"]), balanced_weights(train["real_female"], None)])
     raw = replace(stored, spec=replace(stored.spec, calibration={}, embedding_head={}))
-    analyzer = gender_analyzer(raw, identity=identity)
+    analyzer = gender_analyzer(raw, identity=identity_model)
     rows, faces = real_faces(analyzer, rows_of(labels, "validation"), root)
     x_val = np.stack([face.embedding for face in faces])
     p_val = np.array([female_probability(face) for face in faces])

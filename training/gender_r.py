@@ -95,7 +95,7 @@ def iou(a, b) -> float:
     return inter / (aw * ah + bw * bh - inter) if inter else 0.0
 
 
-def gender_analyzer(stored: StoredModel, detector: str = "auto", identity: str | None = None) -> Analyzer:
+def gender_analyzer(stored: StoredModel, detector: str = "auto", identity: str | StoredModel | None = None) -> Analyzer:
     """The analyzer ``predict`` builds around a gender model: the shipped mask model beside it (whose answer
     picks the identity network an embedding head reads), and ``identity`` if given."""
     models: dict = {"mask": DEFAULT_MODELS["mask"], "gender": stored}
