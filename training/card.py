@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from huggingface_hub import EvalResult, ModelCard, ModelCardData  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from maskface.store import ModelSpec
+from maskface.analyzer import DEFAULT_MODELS  # noqa: E402
+from maskface.store import ModelSpec  # noqa: E402
 
 DATASETS = {
     "MASK": "mask (shared/data/mask)",
@@ -34,7 +35,7 @@ python -m maskface predict --{task}-model {name} photo.jpg
 
 ```python
 from maskface import Analyzer
-result = Analyzer(models={{"{task}": "{name}"}}).analyze("photo.jpg")   # result[0]["{task}"].label, .score
+result = Analyzer(models={models}).analyze("photo.jpg")   # result[0]["{task}"].label, .score
 result.save("annotated.jpg", "{task}")
 ```"""
 EMBEDDER_USE = """```bash
@@ -232,6 +233,14 @@ def embedding_head_text(head: dict) -> str:
     )
 
 
+def _use_models(spec: ModelSpec, name: str) -> str:
+    """The card's ``Analyzer`` models: a model with an embedding head beside the mask model, as ``predict``
+    runs it (the mask answer picks the identity network the head reads)."""
+    if spec.embedding_head:
+        return f'{{"mask": "{DEFAULT_MODELS["mask"]}", "{spec.task}": "{name}"}}'
+    return f'{{"{spec.task}": "{name}"}}'
+
+
 def framing(spec: ModelSpec) -> str:
     """How faces are cut out for the model, in words."""
     if spec.crop.keypoints is not None:
@@ -285,7 +294,7 @@ def write_card(folder: str | Path, spec: ModelSpec) -> Path:
         template_str=TEMPLATE,
         model_name=name,
         name=name,
-        use=(EMBEDDER_USE if embedder else CLASSIFIER_USE).format(task=spec.task, name=name),
+        use=(EMBEDDER_USE if embedder else CLASSIFIER_USE).format(task=spec.task, name=name, models=_use_models(spec, name)),
         summary=summary,
         size=spec.crop.size,
         framing=framing(spec),
