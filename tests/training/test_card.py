@@ -68,3 +68,13 @@ def test_a_card_trained_on_gender_r_labels_says_they_were_labelled_by_people(tmp
     assert "- GENDER-R labels of real masked faces, given by people looking at them: `data/labels/gender-real`" in card
     assert "validation part (best epoch, calibration): 234 female, 199 male" in card
     assert "collected with the app" not in card and "held out for evaluation" not in card
+
+
+def test_a_gender_card_says_how_its_head_reads_the_identity_embedding(tmp_path):
+    gender = ModelSpec("gender", "cnn", ["female", "male"], CropSpec(120, 1.2), {}, {"trained_at": "2026-12-02"})
+    gender.embedding_head = {"identity_model": "identity-dlib-resnet", "embedding_id": "x", "label": "female", "C": 0.1,
+                             "mix": 0.5, "weights": [0.0] * 128, "bias": 0.0, "fitted_on": "LFW split=train (9 faces)"}
+    card = write_card(tmp_path / "gender-x", gender).read_text()
+    assert "logistic regression (C 0.1) on the identity embedding of `identity-dlib-resnet` (weight 0.5)" in card
+    assert "fitted on LFW split=train (9 faces)" in card
+    assert 'Analyzer(models={"mask": "mask-mobilenetv2", "gender": "gender-x"})' in card
