@@ -26,7 +26,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from maskface.analyzer import DEFAULT_IDENTITY_MODEL, DEFAULT_MODELS, Analyzer
-from maskface.calibration import calibrated, calibration_entry
 from maskface.crops import crop_face
 from maskface.embedding_head import with_head
 from maskface.face import Face
@@ -38,7 +37,15 @@ from maskface.store import StoredModel, load_model
 
 from .candidates import balanced_weights, lfw_rows
 from .data import FaceCache
-from .gender_r import PROTOCOL, by_condition, female_probability, figures, gender_analyzer, matched_faces, rows_of
+from .gender_r import (
+    PROTOCOL,
+    by_condition,
+    calibrate_on_validation,
+    female_probability,
+    gender_analyzer,
+    matched_faces,
+    rows_of,
+)
 from .protocols import DEFAULT_LFW
 
 log = logging.getLogger(__name__)
@@ -134,7 +141,6 @@ def fit(
     x_val = np.stack([face.embedding for face in faces])
     p_val = np.array([female_probability(face) for face in faces])
     network = np.stack([p_val, 1 - p_val], axis=1)
-    truth = np.array([0 if row["label"] == LABEL else 1 for row in rows])
     embedding_id = analyzer.embedder.model_id
     choices = [({}, network)]
     for c in C_VALUES:
@@ -144,8 +150,7 @@ def fit(
             choices.append((spec, with_head(network, [LABEL, "male"], x_val, spec)))
     table, best = [], None
     for head, probs in choices:
-        calibration = calibration_entry(probs, truth, f"{PROTOCOL} validation")
-        after = calibrated(probs, calibration)[:, 0]
+        calibration, after, validation = calibrate_on_validation(probs, rows)
         figs = by_condition(rows, after)
         score = (figs["masked"]["balanced_accuracy"] + figs["bare"]["balanced_accuracy"]) / 2
         auc = sum(figs[c]["roc_auc"] or 0.0 for c in ("masked", "bare")) / 2  # None: one gender only
@@ -154,7 +159,6 @@ def fit(
         log.info("C %s mix %s: masked %.4f (AUC %.4f), bare %.4f (AUC %.4f)", row["C"], row["mix"],
                  figs["masked"]["balanced_accuracy"], figs["masked"]["roc_auc"], figs["bare"]["balanced_accuracy"], figs["bare"]["roc_auc"])
         if best is None or (score, auc) > best[0]:
-            validation = {"split": "held-out"} | {k: v for k, v in figures(truth == 0, after).items() if k != "ece"}
             best = ((score, auc), head, calibration, validation)
     _, head, calibration, validation = best
     if head:

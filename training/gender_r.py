@@ -221,14 +221,20 @@ def recalibrate(
     raw, missed = predict_as_cli(stored, rows, root, calibrate=False)
     rows = [row for row, p in zip(rows, raw) if not np.isnan(p)]
     raw = raw[~np.isnan(raw)]
-    probs = np.stack([raw, 1 - raw], axis=1)
+    calibration, after, validation = calibrate_on_validation(np.stack([raw, 1 - raw], axis=1), rows)
+    log.info("GENDER-R validation before: %s", by_condition(rows, raw))
+    log.info("GENDER-R validation after: %s", by_condition(rows, after))
+    return calibration, validation
+
+
+def calibrate_on_validation(probs: np.ndarray, rows: list[dict]) -> tuple[dict, np.ndarray, dict]:
+    """A calibration fitted on validation answers ``probs`` (N, 2: female, male) of ``rows``: the spec's
+    ``calibration`` entries, the calibrated female probabilities, and the spec's ``GENDER-R validation``."""
     truth = np.array([0 if row["label"] == "female" else 1 for row in rows])
     calibration = calibration_entry(probs, truth, f"{PROTOCOL} validation")
     after = calibrated(probs, calibration)[:, 0]
-    log.info("GENDER-R validation before: %s", by_condition(rows, raw))
-    log.info("GENDER-R validation after: %s", by_condition(rows, after))
     validation = {"split": "held-out"} | {k: v for k, v in figures(truth == 0, after).items() if k != "ece"}
-    return calibration, validation
+    return calibration, after, validation
 
 
 def metrics_entries(report: dict) -> dict[str, dict]:
